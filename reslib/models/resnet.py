@@ -1,0 +1,242 @@
+"""ResNet builders: the CIFAR networks and the ImageNet networks of He et al., v1 and v2.
+
+* He, Zhang, Ren and Sun, "Deep Residual Learning for Image Recognition", CVPR 2016
+  (He et al. 2016a): section 4.2 (CIFAR-10, depth 6n+2) and Table 1 (ImageNet, 18 to 152 layers).
+* He, Zhang, Ren and Sun, "Identity Mappings in Deep Residual Networks", ECCV 2016
+  (He et al. 2016b): pre-activation ("v2") networks, e.g. ResNet-164 and ResNet-1001 on CIFAR
+  with bottleneck blocks (depth 9n+2).
+
+Every builder takes ``residual=False`` for the plain twin of He et al. 2016a (Fig. 3 middle):
+the same layers without shortcuts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+
+from reslib import _validation as check
+from reslib.layers.blocks import BasicBlock, BottleneckBlock
+
+BLOCKS: dict[str, type] = {"basic": BasicBlock, "bottleneck": BottleneckBlock}
+CIFAR_WIDTHS = (16, 32, 64)
+IMAGENET_WIDTHS = (64, 128, 256, 512)
+IMAGENET_STAGES: dict[int, tuple[str, tuple[int, ...]]] = {
+    18: ("basic", (2, 2, 2, 2)),
+    34: ("basic", (3, 4, 6, 3)),
+    50: ("bottleneck", (3, 4, 6, 3)),
+    101: ("bottleneck", (3, 4, 23, 3)),
+    152: ("bottleneck", (3, 8, 36, 3)),
+}
+CONVS_PER_BLOCK = {"basic": 2, "bottleneck": 3}
+
+
+def cifar_resnet(
+    depth: int = 20,
+    version: int = 1,
+    block: str | None = None,
+    shortcut: str | None = None,
+    residual: bool = True,
+    classes: int = 10,
+    input_shape: tuple[int | None, int | None, int] = (32, 32, 3),
+    include_top: bool = True,
+    classifier_activation: Any = "softmax",
+    zero_init_residual: bool = False,
+    kernel_regularizer: Any = None,
+    name: str | None = None,
+) -> keras.Model:
+    """The CIFAR-10 ResNet of He et al. 2016a (v1) or 2016b (v2), or its plain twin.
+
+    A 3x3 convolution with 16 filters, three stages of ``n`` blocks at 16, 32 and 64 filters
+    (32x32, 16x16 and 8x8 feature maps, stride 2 at the first block of stages 2 and 3), global
+    average pooling and a ``classes``-way dense layer. v2 puts BN-ReLU in front of every
+    convolution and a final BN-ReLU before the pooling.
+
+    Args:
+        depth: ``6n + 2`` with basic blocks (20, 32, 44, 56, 110, 1202) or ``9n + 2`` with
+            bottleneck blocks (164, 1001): the number of weighted layers.
+        version: 1 (post-activation, He et al. 2016a) or 2 (pre-activation, He et al. 2016b).
+        block: ``"basic"`` or ``"bottleneck"``; default basic for v1, bottleneck for v2 (the
+            papers' choices: ResNet-110 and ResNet-164). Bottleneck stages output 4x the widths.
+        shortcut: ``"A"`` (zero-padding, parameter-free) or ``"B"`` (projection where the shape
+            changes), or ``"C"``; default A for v1 (He et al. 2016a, section 4.2) and B for v2.
+        residual: ``False`` gives the plain twin (no shortcuts, otherwise identical).
+        classes: size of the classifier.
+        input_shape: ``(height, width, channels)`` of one image.
+        include_top: end with the dense classifier; ``False`` ends with the pooled features.
+        classifier_activation: ``"softmax"`` (keras.applications' convention) or ``None`` for
+            logits.
+        zero_init_residual: start every block as the identity (see ``BasicBlock``).
+        kernel_regularizer: for every convolution; the papers' weight decay of 1e-4 is usually
+            given to the optimizer instead.
+        name: model name; default ``resnet{depth}_cifar`` (or ``plain...``, ``...v2``).
+
+    Returns:
+        A ``keras.Model`` mapping ``(batch, *input_shape)`` to ``(batch, classes)`` (or to
+        ``(batch, 64 * expansion)`` without the top).
+
+    Example:
+        >>> sum(int(keras.ops.size(w)) for w in cifar_resnet(20).trainable_weights)
+        269722
+    """
+    version = check.one_of("version", version, (1, 2))
+    block = check.one_of("block", block or ("basic" if version == 1 else "bottleneck"), BLOCKS)
+    shortcut = check.one_of("shortcut", shortcut or ("A" if version == 1 else "B"), "ABC")
+    blocks_per_stage = _blocks_per_stage(depth, block)
+    preact = version == 2
+
+    inputs = keras.Input(shape=input_shape)
+    x = keras.layers.Conv2D(
+        CIFAR_WIDTHS[0], 3, padding="same", use_bias=False, kernel_initializer="he_normal",
+        kernel_regularizer=kernel_regularizer, name="stem_conv",
+    )(inputs)
+    if not preact:
+        x = _norm_relu(x, "stem")
+    x = _stages(
+        x, BLOCKS[block], CIFAR_WIDTHS, (blocks_per_stage,) * 3, preact=preact, residual=residual, shortcut=shortcut,
+        zero_init_residual=zero_init_residual, kernel_regularizer=kernel_regularizer,
+    )
+    outputs = _head(x, preact, include_top, "avg", classes, classifier_activation)
+    default_name = f"{'resnet' if residual else 'plain'}{depth}{'v2' if preact else ''}_cifar"
+    return keras.Model(inputs, outputs, name=name or default_name)
+
+
+def resnet(
+    depth: int = 50,
+    version: int = 1,
+    include_top: bool = True,
+    input_shape: tuple[int | None, int | None, int] = (None, None, 3),
+    classes: int = 1000,
+    pooling: str | None = None,
+    classifier_activation: Any = "softmax",
+    residual: bool = True,
+    shortcut: str = "B",
+    groups: int = 1,
+    width_per_group: int = 64,
+    zero_init_residual: bool = False,
+    name: str | None = None,
+) -> keras.Model:
+    """The ImageNet ResNet-18/34/50/101/152 of He et al. 2016a, Table 1 (v1) or 2016b (v2).
+
+    v1: 7x7/2 convolution, BN-ReLU, 3x3/2 max pooling, four stages at 64/128/256/512 filters
+    (stride 2 at the first block of stages 2-4, on the 3x3 convolution as in torchvision's
+    "v1.5"), global average pooling, dense classifier. Trainable parameters equal torchvision's.
+    v2 (pre-activation): the stem has no BN (the first block normalises its input), blocks are
+    BN-ReLU-conv, projections have no BN, and a final BN-ReLU precedes the pooling, as in
+    ``keras.applications.ResNet50V2``. keras.applications keeps a bias in every convolution;
+    reslib follows the papers and torchvision and has none.
+
+    Args:
+        depth: 18 or 34 (basic blocks), 50, 101 or 152 (bottleneck blocks).
+        version: 1 or 2.
+        include_top: end with the dense classifier.
+        input_shape: ``(height, width, channels)``; the default accepts any image size.
+        classes: size of the classifier.
+        pooling: without the top, ``None`` returns the last feature map
+            ``(batch, h/32, w/32, channels)``, ``"avg"`` or ``"max"`` pools it.
+        classifier_activation: ``"softmax"`` or ``None`` for logits.
+        residual: ``False`` gives the plain twin (plain-18/34 of He et al. 2016a, Fig. 4).
+        shortcut: ``"B"`` (projections where the shape changes, the papers' default), ``"A"``
+            or ``"C"``.
+        groups, width_per_group: ResNeXt cardinality (Xie et al. 2017), e.g. 32 and 4 for
+            ResNeXt-50 32x4d; bottleneck depths only.
+        zero_init_residual: start every block as the identity (Goyal et al. 2017).
+        name: model name; default ``resnet{depth}`` (``resnet{depth}v2``, ``plain{depth}``).
+
+    Returns:
+        A ``keras.Model`` mapping ``(batch, *input_shape)`` to ``(batch, classes)``.
+
+    Example:
+        >>> sum(int(keras.ops.size(w)) for w in resnet(18).trainable_weights)
+        11689512
+    """
+    check.one_of("depth", depth, IMAGENET_STAGES)
+    version = check.one_of("version", version, (1, 2))
+    pooling = check.one_of("pooling", pooling, (None, "avg", "max"))
+    block, stage_sizes = IMAGENET_STAGES[depth]
+    block_options: dict[str, Any] = {}
+    if block == "bottleneck":
+        block_options = dict(groups=groups, width_per_group=width_per_group)
+    elif (groups, width_per_group) != (1, 64):
+        raise ValueError(
+            f"groups and width_per_group (ResNeXt) apply to bottleneck depths 50/101/152; "
+            f"ResNet-{depth} uses basic blocks, got groups={groups}, "
+            f"width_per_group={width_per_group}."
+        )
+    preact = version == 2
+
+    inputs = keras.Input(shape=input_shape)
+    x = keras.layers.Conv2D(
+        IMAGENET_WIDTHS[0], 7, strides=2, padding="same", use_bias=False,
+        kernel_initializer="he_normal", name="stem_conv",
+    )(inputs)
+    if not preact:
+        x = _norm_relu(x, "stem")
+    x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)
+    x = _stages(
+        x, BLOCKS[block], IMAGENET_WIDTHS, stage_sizes, preact=preact,
+        residual=residual, shortcut=shortcut, zero_init_residual=zero_init_residual,
+        **block_options,
+    )
+    pooling = "avg" if include_top else pooling
+    outputs = _head(x, preact, include_top, pooling, classes, classifier_activation)
+    default_name = f"{'resnet' if residual else 'plain'}{depth}{'v2' if preact else ''}"
+    return keras.Model(inputs, outputs, name=name or default_name)
+
+
+def _blocks_per_stage(depth: Any, block: str) -> int:
+    """``n`` for a CIFAR depth of ``2 * 3n + 2`` (basic) or ``3 * 3n + 2`` (bottleneck)."""
+    per_stage = 3 * CONVS_PER_BLOCK[block]
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < per_stage + 2 or (
+        (depth - 2) % per_stage
+    ):
+        examples = ", ".join(str(per_stage * n + 2) for n in (1, 2, 3, 9, 18))
+        raise ValueError(
+            f"CIFAR ResNet depth with {block} blocks must be {per_stage}n+2 for n >= 1 "
+            f"({examples}, ...); got depth={depth!r}."
+        )
+    return (depth - 2) // per_stage
+
+
+def _norm_relu(x: Any, prefix: str) -> Any:
+    x = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=f"{prefix}_norm")(x)
+    return keras.layers.ReLU(name=f"{prefix}_relu")(x)
+
+
+def _stages(
+    x: Any,
+    block_class: type,
+    widths: tuple[int, ...],
+    stage_sizes: tuple[int, ...],
+    **block_options: Any,
+) -> Any:
+    """Stack ``stage_sizes[i]`` blocks of ``widths[i]`` filters; stride 2 opens stages 2, 3, ..."""
+    for stage, (filters, size) in enumerate(zip(widths, stage_sizes), start=1):
+        for index in range(1, size + 1):
+            strides = 2 if stage > 1 and index == 1 else 1
+            x = block_class(
+                filters, strides=strides, name=f"stage{stage}_block{index}", **block_options
+            )(x)
+    return x
+
+
+def _head(
+    x: Any,
+    preact: bool,
+    include_top: bool,
+    pooling: str | None,
+    classes: int,
+    classifier_activation: Any,
+) -> Any:
+    """Final BN-ReLU for pre-activation nets, then pooling and the classifier."""
+    if preact:
+        x = _norm_relu(x, "final")
+    if pooling == "avg":
+        x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    elif pooling == "max":
+        x = keras.layers.GlobalMaxPooling2D(name="pool")(x)
+    if include_top:
+        check.positive_int("classes", classes)
+        x = keras.layers.Dense(classes, activation=classifier_activation, name="classifier")(x)
+    return x
