@@ -1,0 +1,36 @@
+# Two commands on a fresh machine (see README.md):
+#   make lab    install the course into .venv and open JupyterLab
+#   make test   install the course into .venv and run every test
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+LAB_ARGS ?=
+PYTEST_ARGS ?=
+
+.PHONY: install lab test test-tensorflow test-jax clean
+
+install: $(INSTALLED)
+
+# Re-install whenever the pins or the package metadata change.
+$(INSTALLED): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install -r requirements.txt
+	$(BIN)/python -m pip install --no-deps -e .
+	touch $@
+
+lab: install
+	$(BIN)/jupyter lab --notebook-dir="$(CURDIR)" $(LAB_ARGS)
+
+# TensorFlow (the course's backend) runs everything; the layers run again on JAX.
+test: test-tensorflow test-jax
+
+test-tensorflow: install
+	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-jax: install
+	KERAS_BACKEND=jax $(BIN)/python -m pytest tests/layers tests/test_diagnostics.py $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache
