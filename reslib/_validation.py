@@ -40,6 +40,23 @@ def positive_number(name: str, value: Any) -> float:
     return value
 
 
+def fraction(name: str, value: Any, low_open: bool = True, high_open: bool = False) -> float:
+    """Return ``value`` if it lies in the interval (0, 1] (default) or [0, 1), else raise."""
+    low, high = ("(" if low_open else "["), (")" if high_open else "]")
+    is_number = not isinstance(value, bool) and isinstance(value, (int, float))
+    inside = is_number and (value > 0 if low_open else value >= 0) and (
+        value < 1 if high_open else value <= 1
+    )
+    if not inside:
+        raise ValueError(f"`{name}` must be a number in {low}0, 1{high}, got {value!r}.")
+    return float(value)
+
+
+def rate(name: str, value: Any) -> float:
+    """Return a dropout or drop-path rate ``value`` if it lies in [0, 1), else raise."""
+    return fraction(name, value, low_open=False, high_open=True)
+
+
 def channels_last_rank(layer_name: str, shape: tuple, allowed: Iterable[int]) -> int:
     """Check that an input ``shape`` (batch first) has one of the ``allowed`` ranks."""
     allowed = tuple(allowed)

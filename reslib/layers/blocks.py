@@ -3,8 +3,9 @@
 One configurable family (timm's approach): post-activation blocks as in He, Zhang, Ren and Sun,
 "Deep Residual Learning for Image Recognition", CVPR 2016 (He et al. 2016a), pre-activation blocks
 as in He, Zhang, Ren and Sun, "Identity Mappings in Deep Residual Networks", ECCV 2016
-(He et al. 2016b), ResNeXt cardinality, zero-initialised branches, and a ``residual=False`` plain
-twin that differs from the residual block in nothing but the skip.
+(He et al. 2016b), ResNeXt cardinality, zero-initialised branches, stochastic depth, LayerScale
+and ReZero on the branch (``reslib.layers.regularizers``), and a ``residual=False`` plain twin that
+differs from the residual block in nothing but the skip.
 """
 
 from __future__ import annotations
@@ -15,12 +16,19 @@ import keras
 from keras import ops
 
 from reslib import _validation as check
+from reslib.layers._initializers import fresh_initializer
+from reslib.layers.regularizers import (
+    check_branch_options,
+    make_branch_layers,
+    scale_and_drop,
+)
 from reslib.layers.shortcut import SHORTCUT_MODES, Shortcut
 
 
 class _ResNetBlock(keras.layers.Layer):
     """What ``BasicBlock`` and ``BottleneckBlock`` share: a chain of conv/norm units, the
-    shortcut, post- or pre-activation ordering, the plain switch and zero-init of the branch.
+    shortcut, post- or pre-activation ordering, the plain switch, zero-init of the branch and the
+    branch's scale (LayerScale/ReZero) and stochastic depth.
 
     Subclasses only say which convolutions the branch holds (``_conv_specs``).
     """
@@ -37,6 +45,9 @@ class _ResNetBlock(keras.layers.Layer):
         kernel_regularizer: Any = None,
         momentum: float = 0.9,
         epsilon: float = 1e-5,
+        drop_path: float = 0.0,
+        layer_scale: float | None = None,
+        rezero: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -55,9 +66,14 @@ class _ResNetBlock(keras.layers.Layer):
         self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
         self.momentum = momentum
         self.epsilon = epsilon
+        self.drop_path, self.layer_scale, self.rezero = check_branch_options(
+            drop_path, layer_scale, rezero, self.residual
+        )
         self.convs: list[keras.layers.Layer] = []
         self.norms: list[keras.layers.Layer] = []
         self.shortcut_layer: Shortcut | None = None
+        self.branch_scale: keras.layers.Layer | None = None
+        self.drop_path_layer: keras.layers.Layer | None = None
 
     @property
     def output_channels(self) -> int:
@@ -84,7 +100,7 @@ class _ResNetBlock(keras.layers.Layer):
                 use_bias=False,
                 kernel_initializer=(
                     "zeros" if last and self.preact and self.zero_init_residual
-                    else self.kernel_initializer
+                    else fresh_initializer(self.kernel_initializer)
                 ),
                 kernel_regularizer=self.kernel_regularizer,
                 name=f"conv{index}",
@@ -113,7 +129,7 @@ class _ResNetBlock(keras.layers.Layer):
                 filters=self.output_channels,
                 strides=self.strides,
                 normalize=not self.preact,
-                kernel_initializer=self.kernel_initializer,
+                kernel_initializer=fresh_initializer(self.kernel_initializer),
                 kernel_regularizer=self.kernel_regularizer,
                 momentum=self.momentum,
                 epsilon=self.epsilon,
@@ -121,6 +137,9 @@ class _ResNetBlock(keras.layers.Layer):
                 dtype=self.dtype_policy,
             )
             self.shortcut_layer.build(input_shape)
+            self.branch_scale, self.drop_path_layer = make_branch_layers(
+                self.drop_path, self.layer_scale, self.rezero, shape, self.dtype_policy
+            )
 
     def call(self, inputs: Any, training: bool | None = None) -> Any:
         hidden, shortcut_input = inputs, inputs
@@ -136,6 +155,7 @@ class _ResNetBlock(keras.layers.Layer):
                 if index < last:
                     hidden = ops.relu(hidden)
         if self.shortcut_layer is not None:
+            hidden = scale_and_drop(hidden, self.branch_scale, self.drop_path_layer, training)
             hidden = ops.add(self.shortcut_layer(shortcut_input, training=training), hidden)
         if not self.preact:
             hidden = ops.relu(hidden)
@@ -160,6 +180,9 @@ class _ResNetBlock(keras.layers.Layer):
             kernel_regularizer=keras.regularizers.serialize(self.kernel_regularizer),
             momentum=self.momentum,
             epsilon=self.epsilon,
+            drop_path=self.drop_path,
+            layer_scale=self.layer_scale,
+            rezero=self.rezero,
         )
         return config
 
@@ -182,6 +205,13 @@ class BasicBlock(_ResNetBlock):
             convolution's kernel is 0 (pre-activation, which ends in a convolution).
         kernel_initializer, kernel_regularizer: for every convolution (He et al. use he_normal).
         momentum, epsilon: of every batch norm (PyTorch's defaults, as in the reference code).
+        drop_path: stochastic depth (Huang et al. 2016): probability of dropping the branch of
+            each example in training, in [0, 1) (``DropPath``, per-sample, inverted scaling).
+        layer_scale: ``None``, or the initial value of a per-channel ``LayerScale`` on the
+            branch output (Touvron et al. 2021).
+        rezero: multiply the branch by a learned scalar that starts at 0 (``ReZero``,
+            Bachlechner et al. 2020). Not with ``layer_scale``; none of the three with
+            ``residual=False``. Order on the branch: scale, DropPath, then the addition.
 
     Input shape: ``(batch, height, width, channels)``.
     Output shape: ``(batch, ceil(height / strides), ceil(width / strides), filters)``.
@@ -209,7 +239,7 @@ class BottleneckBlock(_ResNetBlock):
         filters: channels of the bottleneck (64 in the first stage of ImageNet ResNet-50).
         strides: stride of the 3x3 convolution and of the shortcut (ResNet v1.5 / torchvision).
         preact, residual, shortcut, zero_init_residual, kernel_initializer, kernel_regularizer,
-            momentum, epsilon: as for ``BasicBlock``.
+            momentum, epsilon, drop_path, layer_scale, rezero: as for ``BasicBlock``.
         expansion: output channels are ``filters * expansion`` (4 in the paper).
         groups: cardinality of the 3x3 convolution (ResNeXt); 1 for ResNet.
         width_per_group: channels per group of the 3x3 convolution at ``filters=64``; the inner

@@ -1,8 +1,9 @@
 """The generic residual connection: ``y = shortcut(x) + branch(x)`` around any layer.
 
 He, Zhang, Ren and Sun, "Deep Residual Learning for Image Recognition", CVPR 2016
-(He et al. 2016a), eq. 1 (identity shortcut) and eq. 2 (projection shortcut). The ResNet blocks
-themselves live in ``reslib.layers.blocks``.
+(He et al. 2016a), eq. 1 (identity shortcut) and eq. 2 (projection shortcut). The branch can be
+scaled (LayerScale, ReZero) and dropped (stochastic depth) before the addition, see
+``reslib.layers.regularizers``. The ResNet blocks themselves live in ``reslib.layers.blocks``.
 """
 
 from __future__ import annotations
@@ -13,12 +14,17 @@ import keras
 from keras import ops
 
 from reslib import _validation as check
+from reslib.layers.regularizers import (
+    check_branch_options,
+    make_branch_layers,
+    scale_and_drop,
+)
 from reslib.layers.shortcut import SHORTCUT_MODES, Shortcut
 
 
 @keras.saving.register_keras_serializable(package="reslib")
 class Residual(keras.layers.Layer):
-    """``y = activation(shortcut(x) + branch(x))`` around any Keras layer or model.
+    """``y = activation(shortcut(x) + drop_path(scale * branch(x)))`` around any Keras layer.
 
     He et al. 2016a, eq. 1 (identity shortcut) and eq. 2 (projection ``W_s x``).
 
@@ -31,6 +37,13 @@ class Residual(keras.layers.Layer):
             the identity path clean as in He et al. 2016b.
         residual: ``False`` drops the shortcut and returns ``activation(branch(x))``, the plain
             twin with exactly the same branch.
+        drop_path: stochastic depth (Huang et al. 2016): the probability of dropping the branch
+            of each example in training (``DropPath``, per-sample, inverted scaling); in [0, 1).
+        layer_scale: ``None``, or the initial value of a per-channel ``LayerScale`` on the
+            branch (Touvron et al. 2021), e.g. 1e-5.
+        rezero: multiply the branch by a learned scalar that starts at 0 (``ReZero``,
+            Bachlechner et al. 2020), so the block starts as the identity. Not with
+            ``layer_scale``; none of the three with ``residual=False``.
 
     Input shape: whatever ``branch`` accepts, ``(batch, ..., channels)``.
     Output shape: the branch's output shape; the shortcut's output must have the same shape,
@@ -48,6 +61,9 @@ class Residual(keras.layers.Layer):
         shortcut: str | keras.layers.Layer = "identity",
         activation: Any = None,
         residual: bool = True,
+        drop_path: float = 0.0,
+        layer_scale: float | None = None,
+        rezero: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -61,7 +77,12 @@ class Residual(keras.layers.Layer):
         self.shortcut = shortcut
         self.activation = keras.activations.get(activation)
         self.residual = bool(residual)
+        self.drop_path, self.layer_scale, self.rezero = check_branch_options(
+            drop_path, layer_scale, rezero, self.residual
+        )
         self._shortcut_layer: keras.layers.Layer | None = None
+        self.branch_scale: keras.layers.Layer | None = None
+        self.drop_path_layer: keras.layers.Layer | None = None
 
     def build(self, input_shape: tuple) -> None:
         if not self.branch.built:
@@ -79,6 +100,9 @@ class Residual(keras.layers.Layer):
                 f"branch output of shape {tuple(branch_shape)} (input shape {tuple(input_shape)}). "
                 "Make the branch keep the input's shape, or use shortcut='B' (a projection) or 'A'."
             )
+        self.branch_scale, self.drop_path_layer = make_branch_layers(
+            self.drop_path, self.layer_scale, self.rezero, branch_shape, self.dtype_policy
+        )
 
     def _make_shortcut(self, input_shape: tuple, branch_shape: tuple) -> keras.layers.Layer:
         if isinstance(self.shortcut, keras.layers.Layer):
@@ -94,6 +118,7 @@ class Residual(keras.layers.Layer):
     def call(self, inputs: Any, training: bool | None = None) -> Any:
         outputs = self.branch(inputs, training=training)
         if self._shortcut_layer is not None:
+            outputs = scale_and_drop(outputs, self.branch_scale, self.drop_path_layer, training)
             outputs = ops.add(self._shortcut_layer(inputs, training=training), outputs)
         return self.activation(outputs)
 
@@ -110,6 +135,9 @@ class Residual(keras.layers.Layer):
             shortcut=shortcut,
             activation=keras.activations.serialize(self.activation),
             residual=self.residual,
+            drop_path=self.drop_path,
+            layer_scale=self.layer_scale,
+            rezero=self.rezero,
         )
         return config
 

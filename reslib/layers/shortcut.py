@@ -19,6 +19,7 @@ import keras
 from keras import ops
 
 from reslib import _validation as check
+from reslib.layers._initializers import fresh_initializer
 
 SHORTCUT_MODES = ("identity", "A", "B", "C")
 
@@ -111,7 +112,7 @@ class Shortcut(keras.layers.Layer):
     def _make_projection(self, rank: int, filters: int) -> keras.layers.Layer:
         common = dict(
             use_bias=False,
-            kernel_initializer=self.kernel_initializer,
+            kernel_initializer=fresh_initializer(self.kernel_initializer),
             kernel_regularizer=self.kernel_regularizer,
             name="projection",
             dtype=self.dtype_policy,

@@ -18,6 +18,7 @@ import keras
 
 from reslib import _validation as check
 from reslib.layers.blocks import BasicBlock, BottleneckBlock
+from reslib.models._heads import classifier_head, norm_relu
 
 BLOCKS: dict[str, type] = {"basic": BasicBlock, "bottleneck": BottleneckBlock}
 CIFAR_WIDTHS = (16, 32, 64)
@@ -45,6 +46,7 @@ def cifar_resnet(
     zero_init_residual: bool = False,
     kernel_regularizer: Any = None,
     name: str | None = None,
+    drop_path: float = 0.0,
 ) -> keras.Model:
     """The CIFAR-10 ResNet of He et al. 2016a (v1) or 2016b (v2), or its plain twin.
 
@@ -71,6 +73,9 @@ def cifar_resnet(
         kernel_regularizer: for every convolution; the papers' weight decay of 1e-4 is usually
             given to the optimizer instead.
         name: model name; default ``resnet{depth}_cifar`` (or ``plain...``, ``...v2``).
+        drop_path: the *largest* stochastic-depth rate, in [0, 1), with the linear decay rule
+            of Huang et al. 2016 (eq. 4): block ``i`` of ``N`` drops its branch with probability
+            ``drop_path * i / N``, so the last block has the full rate (0.5 in the paper).
 
     Returns:
         A ``keras.Model`` mapping ``(batch, *input_shape)`` to ``(batch, classes)`` (or to
@@ -83,6 +88,7 @@ def cifar_resnet(
     version = check.one_of("version", version, (1, 2))
     block = check.one_of("block", block or ("basic" if version == 1 else "bottleneck"), BLOCKS)
     shortcut = check.one_of("shortcut", shortcut or ("A" if version == 1 else "B"), "ABC")
+    drop_path = check.rate("drop_path", drop_path)
     blocks_per_stage = _blocks_per_stage(depth, block)
     preact = version == 2
 
@@ -92,12 +98,13 @@ def cifar_resnet(
         kernel_regularizer=kernel_regularizer, name="stem_conv",
     )(inputs)
     if not preact:
-        x = _norm_relu(x, "stem")
+        x = norm_relu(x, "stem")
     x = _stages(
         x, BLOCKS[block], CIFAR_WIDTHS, (blocks_per_stage,) * 3, preact=preact, residual=residual, shortcut=shortcut,
         zero_init_residual=zero_init_residual, kernel_regularizer=kernel_regularizer,
+        drop_path=drop_path,
     )
-    outputs = _head(x, preact, include_top, "avg", classes, classifier_activation)
+    outputs = classifier_head(x, preact, include_top, "avg", classes, classifier_activation)
     default_name = f"{'resnet' if residual else 'plain'}{depth}{'v2' if preact else ''}_cifar"
     return keras.Model(inputs, outputs, name=name or default_name)
 
@@ -116,6 +123,7 @@ def resnet(
     width_per_group: int = 64,
     zero_init_residual: bool = False,
     name: str | None = None,
+    drop_path: float = 0.0,
 ) -> keras.Model:
     """The ImageNet ResNet-18/34/50/101/152 of He et al. 2016a, Table 1 (v1) or 2016b (v2).
 
@@ -143,6 +151,8 @@ def resnet(
             ResNeXt-50 32x4d; bottleneck depths only.
         zero_init_residual: start every block as the identity (Goyal et al. 2017).
         name: model name; default ``resnet{depth}`` (``resnet{depth}v2``, ``plain{depth}``).
+        drop_path: the largest stochastic-depth rate, decayed linearly over the blocks as in
+            ``cifar_resnet`` (Huang et al. 2016); timm's ResNets use e.g. 0.05 for ResNet-50.
 
     Returns:
         A ``keras.Model`` mapping ``(batch, *input_shape)`` to ``(batch, classes)``.
@@ -154,6 +164,7 @@ def resnet(
     check.one_of("depth", depth, IMAGENET_STAGES)
     version = check.one_of("version", version, (1, 2))
     pooling = check.one_of("pooling", pooling, (None, "avg", "max"))
+    drop_path = check.rate("drop_path", drop_path)
     block, stage_sizes = IMAGENET_STAGES[depth]
     block_options: dict[str, Any] = {}
     if block == "bottleneck":
@@ -172,15 +183,15 @@ def resnet(
         kernel_initializer="he_normal", name="stem_conv",
     )(inputs)
     if not preact:
-        x = _norm_relu(x, "stem")
+        x = norm_relu(x, "stem")
     x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)
     x = _stages(
         x, BLOCKS[block], IMAGENET_WIDTHS, stage_sizes, preact=preact,
         residual=residual, shortcut=shortcut, zero_init_residual=zero_init_residual,
-        **block_options,
+        drop_path=drop_path, **block_options,
     )
     pooling = "avg" if include_top else pooling
-    outputs = _head(x, preact, include_top, pooling, classes, classifier_activation)
+    outputs = classifier_head(x, preact, include_top, pooling, classes, classifier_activation)
     default_name = f"{'resnet' if residual else 'plain'}{depth}{'v2' if preact else ''}"
     return keras.Model(inputs, outputs, name=name or default_name)
 
@@ -199,44 +210,26 @@ def _blocks_per_stage(depth: Any, block: str) -> int:
     return (depth - 2) // per_stage
 
 
-def _norm_relu(x: Any, prefix: str) -> Any:
-    x = keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=f"{prefix}_norm")(x)
-    return keras.layers.ReLU(name=f"{prefix}_relu")(x)
-
-
 def _stages(
     x: Any,
     block_class: type,
     widths: tuple[int, ...],
     stage_sizes: tuple[int, ...],
+    drop_path: float = 0.0,
     **block_options: Any,
 ) -> Any:
-    """Stack ``stage_sizes[i]`` blocks of ``widths[i]`` filters; stride 2 opens stages 2, 3, ..."""
+    """Stack ``stage_sizes[i]`` blocks of ``widths[i]`` filters; stride 2 opens stages 2, 3, ...
+
+    Block ``i`` of ``N`` (counted over all stages, from 1) gets the drop-path rate
+    ``drop_path * i / N``: the linear decay rule of Huang et al. 2016.
+    """
+    total, count = sum(stage_sizes), 0
     for stage, (filters, size) in enumerate(zip(widths, stage_sizes), start=1):
         for index in range(1, size + 1):
+            count += 1
             strides = 2 if stage > 1 and index == 1 else 1
             x = block_class(
-                filters, strides=strides, name=f"stage{stage}_block{index}", **block_options
+                filters, strides=strides, drop_path=drop_path * count / total,
+                name=f"stage{stage}_block{index}", **block_options,
             )(x)
-    return x
-
-
-def _head(
-    x: Any,
-    preact: bool,
-    include_top: bool,
-    pooling: str | None,
-    classes: int,
-    classifier_activation: Any,
-) -> Any:
-    """Final BN-ReLU for pre-activation nets, then pooling and the classifier."""
-    if preact:
-        x = _norm_relu(x, "final")
-    if pooling == "avg":
-        x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-    elif pooling == "max":
-        x = keras.layers.GlobalMaxPooling2D(name="pool")(x)
-    if include_top:
-        check.positive_int("classes", classes)
-        x = keras.layers.Dense(classes, activation=classifier_activation, name="classifier")(x)
     return x

@@ -104,3 +104,70 @@ def test_bad_branch_or_shortcut_arguments_are_refused():
         Residual(lambda x: x)
     with pytest.raises(ValueError, match="`shortcut` must be one of 'identity', 'A', 'B', 'C'"):
         Residual(keras.layers.Dense(4), shortcut="projection")
+
+
+def test_residual_with_layer_scale_and_drop_path_passes_the_layer_checks(tmp_path):
+    def make(dtype=None):
+        branch = keras.layers.Dense(8, activation="tanh", dtype=dtype)
+        return Residual(branch, drop_path=0.1, layer_scale=0.1, dtype=dtype)
+
+    check_layer(make, (4, 8), (4, 8), expected_trainable_parameters=8 * 8 + 8 + 8,
+                tmp_path=tmp_path)
+
+
+def test_residual_with_rezero_passes_the_layer_checks(tmp_path):
+    def make(dtype=None):
+        block = Residual(keras.layers.Dense(8, dtype=dtype), rezero=True, dtype=dtype)
+        block.build((None, 8))
+        block.branch_scale.alpha.assign(0.5)  # at alpha = 0 the branch gets no gradient at first
+        return block
+
+    check_layer(make, (4, 8), (4, 8), expected_trainable_parameters=8 * 8 + 8 + 1,
+                tmp_path=tmp_path)
+
+
+def test_rezero_residual_is_exactly_the_identity_at_init():
+    x = random_inputs((3, 8))
+    block = Residual(keras.layers.Dense(8), rezero=True)
+    np.testing.assert_array_equal(ops.convert_to_numpy(block(x, training=True)), x)
+
+
+def test_layer_scale_near_zero_is_numerically_the_identity():
+    x = random_inputs((3, 8))
+    block = Residual(keras.layers.Dense(8), layer_scale=1e-12)
+    np.testing.assert_allclose(ops.convert_to_numpy(block(x)), x, rtol=1e-7, atol=1e-9)
+
+
+def test_the_branch_is_scaled_before_the_addition():
+    branch = keras.layers.Dense(8)
+    x = random_inputs((3, 8))
+    y = Residual(branch, layer_scale=0.5)(x)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(y), x + 0.5 * ops.convert_to_numpy(branch(x)), rtol=1e-5, atol=1e-6
+    )
+
+
+def test_drop_path_near_one_leaves_the_shortcut_in_training_and_the_sum_at_inference():
+    branch = keras.layers.Dense(8)
+    x = random_inputs((16, 8))
+    block = Residual(branch, drop_path=0.999999)
+    np.testing.assert_array_equal(ops.convert_to_numpy(block(x, training=True)), x)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(block(x, training=False)), x + ops.convert_to_numpy(branch(x)),
+        rtol=1e-6, atol=1e-6,
+    )
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"drop_path": 1.0}, r"`drop_path` must be a number in \[0, 1\), got 1.0"),
+        ({"layer_scale": -1.0}, "`layer_scale` must be a positive number, got -1.0"),
+        ({"layer_scale": 1e-5, "rezero": True}, "both scale the residual branch"),
+        ({"rezero": True, "residual": False}, "options rezero=True need residual=True"),
+        ({"drop_path": 0.2, "residual": False}, "options drop_path=0.2 need residual=True"),
+    ],
+)
+def test_branch_options_are_validated(options, message):
+    with pytest.raises(ValueError, match=message):
+        Residual(keras.layers.Dense(4), **options)

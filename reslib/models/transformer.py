@@ -1,0 +1,88 @@
+"""A small transformer encoder classifier, pre-LN or post-LN, for the warm-up experiment.
+
+Vaswani et al., "Attention Is All You Need", NeurIPS 2017 (post-LN) and Xiong et al., "On Layer
+Normalization in the Transformer Architecture", ICML 2020 (pre-LN): a post-LN transformer
+trained without learning-rate warm-up lags or diverges, a pre-LN one does not (lesson 06).
+"""
+
+from __future__ import annotations
+
+import keras
+
+from reslib import _validation as check
+from reslib.layers.transformer import NORM_PLACEMENTS, PositionEmbedding, TransformerBlock
+
+LAYER_NORM_EPSILON = 1e-6
+
+
+def transformer_classifier(
+    vocab_size: int,
+    sequence_length: int,
+    num_classes: int,
+    num_layers: int = 4,
+    d_model: int = 64,
+    num_heads: int = 4,
+    ff_dim: int = 128,
+    norm: str = "pre",
+    dropout: float = 0.0,
+    causal: bool = False,
+    name: str | None = None,
+) -> keras.Model:
+    """Token and position embeddings, ``num_layers`` ``TransformerBlock``s, mean pooling, logits.
+
+    ``tokens -> Embedding(vocab_size, d_model) + PositionEmbedding -> dropout -> blocks ->
+    [final LayerNorm] -> mean over the sequence -> Dense(num_classes)``. The final LayerNorm is
+    there for ``norm="pre"`` only: a pre-LN stack never normalises its residual stream, whose
+    norm grows with depth (Xiong et al. 2020), while a post-LN block already ends in one.
+
+    Args:
+        vocab_size: number of token ids; inputs are integers in ``[0, vocab_size)``.
+        sequence_length: tokens per example (and positions of the position embedding).
+        num_classes: size of the output.
+        num_layers: transformer blocks.
+        d_model: width of the residual stream; each of the ``num_heads`` heads has
+            ``d_model // num_heads`` dimensions, so ``num_heads`` must divide it.
+        num_heads: attention heads per block.
+        ff_dim: hidden units of each block's feed-forward network.
+        norm: ``"pre"`` (Xiong et al. 2020) or ``"post"`` (Vaswani et al. 2017).
+        dropout: on the embeddings, the attention weights and the end of every branch.
+        causal: causal self-attention (each position sees only itself and earlier ones).
+        name: model name; default ``transformer_{norm}ln``.
+
+    Returns:
+        A ``keras.Model`` mapping int tokens ``(batch, sequence_length)`` to logits
+        ``(batch, num_classes)`` (train with ``from_logits=True``).
+
+    Example:
+        >>> transformer_classifier(100, 16, 2, num_layers=1).output_shape
+        (None, 2)
+    """
+    check.positive_int("vocab_size", vocab_size)
+    check.positive_int("sequence_length", sequence_length)
+    check.positive_int("num_classes", num_classes)
+    check.positive_int("num_layers", num_layers)
+    check.positive_int("d_model", d_model)
+    check.positive_int("num_heads", num_heads)
+    norm = check.one_of("norm", norm, NORM_PLACEMENTS)
+    dropout = check.rate("dropout", dropout)
+    if d_model % num_heads:
+        raise ValueError(
+            f"`num_heads` must divide `d_model` (each head gets d_model // num_heads "
+            f"dimensions); got d_model={d_model}, num_heads={num_heads}."
+        )
+
+    inputs = keras.Input(shape=(sequence_length,), dtype="int32", name="tokens")
+    tokens = keras.layers.Embedding(vocab_size, d_model, name="token_embedding")(inputs)
+    positions = PositionEmbedding(sequence_length, name="position_embedding")(tokens)
+    x = keras.layers.Add(name="embedding")([tokens, positions])
+    x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
+    for index in range(1, num_layers + 1):
+        x = TransformerBlock(
+            num_heads, d_model // num_heads, ff_dim, norm=norm, dropout=dropout, causal=causal,
+            epsilon=LAYER_NORM_EPSILON, name=f"block{index}",
+        )(x)
+    if norm == "pre":
+        x = keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPSILON, name="final_norm")(x)
+    x = keras.layers.GlobalAveragePooling1D(name="pool")(x)
+    outputs = keras.layers.Dense(num_classes, name="classifier")(x)
+    return keras.Model(inputs, outputs, name=name or f"transformer_{norm}ln")

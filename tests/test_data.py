@@ -1,0 +1,145 @@
+"""Specification of reslib.data: real CIFAR-10 first, real offline fallbacks, the pipeline."""
+
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reslib import data
+from reslib.data import load_dataset, read_cifar10_directory, read_idx, training_pipeline
+
+SHARED_CIFAR = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar-10-batches-py"
+CIFAR = Path(os.environ.get("RESLIB_DATA_DIR") or SHARED_CIFAR)
+needs_cifar = pytest.mark.skipif(
+    not (CIFAR / "data_batch_1").is_file(), reason=f"no local CIFAR-10 copy at {CIFAR}"
+)
+
+
+@pytest.fixture
+def no_cifar_anywhere(tmp_path, monkeypatch):
+    """No local copy, an empty Keras cache, no Fashion-MNIST on disk."""
+    monkeypatch.delenv("RESLIB_DATA_DIR", raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    monkeypatch.setattr(data, "FASHION_MNIST_DIRS", ())
+
+
+@needs_cifar
+def test_local_cifar10_copy_is_read_and_says_how_many_batches_it_found():
+    train = load_dataset("cifar10", "train", data_dir=CIFAR)
+    assert train.name == "cifar10" and train.images.shape == (10_000, 32, 32, 3)
+    assert train.images.dtype == np.uint8 and set(np.unique(train.labels)) == set(range(10))
+    assert "1 of 5 training batches" in train.source
+    assert train.description.startswith("CIFAR-10 train, 10,000 images")
+    assert train.class_names[:2] == ("airplane", "automobile")
+
+
+@needs_cifar
+def test_cifar10_images_are_channels_last_in_the_official_pixel_order():
+    batch = pickle.load(open(CIFAR / "data_batch_1", "rb"), encoding="bytes")
+    first = batch[b"data"][0]  # 1024 red, then 1024 green, then 1024 blue values
+    image = load_dataset("cifar10", "train", limit=1, data_dir=CIFAR).images[0]
+    np.testing.assert_array_equal(image[..., 0].reshape(-1), first[:1024])
+    np.testing.assert_array_equal(image[..., 2].reshape(-1), first[2048:])
+
+
+@needs_cifar
+def test_cifar10_test_split_and_limit():
+    test = load_dataset("cifar10", "test", limit=500, data_dir=CIFAR)
+    assert len(test) == 500 and test.split == "test" and "first 500" in test.source
+
+
+@needs_cifar
+def test_every_training_batch_present_is_read(tmp_path):
+    # Real CIFAR-10 batch 1 split in two official-format files: the reader must count 2 of 5.
+    batch = pickle.load(open(CIFAR / "data_batch_1", "rb"), encoding="bytes")
+    for index, part in enumerate((slice(0, 6000), slice(6000, 10000)), start=1):
+        piece = {b"data": batch[b"data"][part], b"labels": batch[b"labels"][part]}
+        pickle.dump(piece, open(tmp_path / f"data_batch_{index}", "wb"))
+    (tmp_path / "batches.meta").write_bytes((CIFAR / "batches.meta").read_bytes())
+    train = read_cifar10_directory(tmp_path)
+    assert len(train) == 10_000 and "2 of 5 training batches" in train.source
+
+
+def test_offline_without_cifar10_falls_back_to_real_data_and_says_so(no_cifar_anywhere, capsys):
+    dataset = load_dataset("cifar10", "train", offline=True)
+    assert dataset.name == "digits" and dataset.images.shape[1:] == (8, 8, 1)
+    message = capsys.readouterr().err.strip()
+    assert message.count("\n") == 0
+    assert "CIFAR-10 is not available (offline" in message and "using digits instead" in message
+
+
+def test_without_network_the_fallback_names_the_reason(no_cifar_anywhere, monkeypatch, capsys):
+    monkeypatch.setattr(data, "network_available", lambda address, timeout=2.0: False)
+    assert load_dataset("cifar10", "test", offline=False).name == "digits"
+    assert "(no network" in capsys.readouterr().err
+
+
+def test_reslib_offline_variable_skips_the_network(no_cifar_anywhere, monkeypatch):
+    def refuse(address, timeout=2.0):
+        raise AssertionError("the network must not be tried when RESLIB_OFFLINE=1")
+
+    monkeypatch.setattr(data, "network_available", refuse)
+    monkeypatch.setenv("RESLIB_OFFLINE", "1")
+    assert load_dataset("cifar10").name == "digits"
+
+
+def test_a_closed_port_is_no_network():
+    assert data.network_available(("127.0.0.1", 9), timeout=1.0) is False
+
+
+def test_digits_splits_are_disjoint_and_cover_all_1797_images():
+    train, test = load_dataset("digits", "train"), load_dataset("digits", "test")
+    assert len(train) + len(test) == 1797 and train.images.dtype == np.uint8
+    assert train.images.max() == 255
+
+
+def test_idx_files_are_read_gzipped_or_not(tmp_path):
+    array = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+    header = bytes([0, 0, 8, 3]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    (tmp_path / "a-idx3-ubyte").write_bytes(header + array.tobytes())
+    import gzip
+
+    with gzip.open(tmp_path / "a-idx3-ubyte.gz", "wb") as file:
+        file.write(header + array.tobytes())
+    np.testing.assert_array_equal(read_idx(tmp_path / "a-idx3-ubyte"), array)
+    np.testing.assert_array_equal(read_idx(tmp_path / "a-idx3-ubyte.gz"), array)
+
+
+@pytest.mark.skipif(
+    not Path("/usr/share/datasets/fashion-mnist").is_dir(), reason="dataset-fashion-mnist not installed"
+)
+def test_debian_fashion_mnist_is_the_first_fallback(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    dataset = load_dataset("fashion_mnist", "test")
+    assert dataset.images.shape == (10_000, 28, 28, 1)
+
+
+def test_pipeline_batches_are_normalised_float_images_with_labels():
+    dataset = load_dataset("digits", "train")
+    images, labels = next(iter(training_pipeline(dataset, batch_size=len(dataset), augment=False,
+                                                 shuffle=False)))
+    assert images.shape == (len(dataset), 8, 8, 1) and images.dtype.name == "float32"
+    assert abs(float(np.mean(images))) < 1e-4 and abs(float(np.std(images)) - 1) < 1e-3
+    np.testing.assert_array_equal(labels.numpy(), dataset.labels)
+
+
+def test_augmentation_keeps_shapes_and_moves_pixels():
+    dataset = load_dataset("digits", "train", limit=64)
+    plain = next(iter(training_pipeline(dataset, 64, augment=False, shuffle=False)))[0].numpy()
+    moved = next(iter(training_pipeline(dataset, 64, augment=True, shuffle=False)))[0].numpy()
+    assert moved.shape == plain.shape and not np.allclose(moved, plain)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(name="imagenet"), "`name` must be one of 'cifar10', 'fashion_mnist', 'digits'"),
+        (dict(name="digits", split="val"), "`split` must be one of 'train', 'test'; got 'val'"),
+        (dict(name="digits", limit=0), "`limit` must be a positive integer, got 0"),
+    ],
+)
+def test_bad_arguments_say_what_is_allowed(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        load_dataset(**kwargs)
