@@ -23,14 +23,19 @@ $(INSTALLED): requirements.txt pyproject.toml
 lab: install
 	$(BIN)/jupyter lab --notebook-dir="$(CURDIR)" $(LAB_ARGS)
 
-# TensorFlow (the course's backend) runs everything; the layers run again on JAX.
+# TensorFlow (the course's backend) runs everything; layers, diagnostics and the small model
+# builders run again on JAX. The ImageNet-size parameter counts (test_resnet.py,
+# test_densenet.py) are backend-independent and take JAX minutes to compile, so they run once.
+JAX_TESTS := tests/layers tests/test_diagnostics.py \
+	$(filter-out tests/models/test_resnet.py tests/models/test_densenet.py,$(wildcard tests/models/test_*.py))
+
 test: test-tensorflow test-jax
 
 test-tensorflow: install
 	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-jax: install
-	KERAS_BACKEND=jax $(BIN)/python -m pytest tests/layers tests/test_diagnostics.py $(PYTEST_ARGS)
+	KERAS_BACKEND=jax $(BIN)/python -m pytest $(JAX_TESTS) $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache

@@ -108,7 +108,8 @@ def test_idx_files_are_read_gzipped_or_not(tmp_path):
 
 
 @pytest.mark.skipif(
-    not Path("/usr/share/datasets/fashion-mnist").is_dir(), reason="dataset-fashion-mnist not installed"
+    not Path("/usr/share/datasets/fashion-mnist").is_dir(),
+    reason="dataset-fashion-mnist not installed",
 )
 def test_debian_fashion_mnist_is_the_first_fallback(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))

@@ -100,9 +100,9 @@ def cifar_resnet(
     if not preact:
         x = norm_relu(x, "stem")
     x = _stages(
-        x, BLOCKS[block], CIFAR_WIDTHS, (blocks_per_stage,) * 3, preact=preact, residual=residual, shortcut=shortcut,
-        zero_init_residual=zero_init_residual, kernel_regularizer=kernel_regularizer,
-        drop_path=drop_path,
+        x, BLOCKS[block], CIFAR_WIDTHS, (blocks_per_stage,) * 3, preact=preact,
+        residual=residual, shortcut=shortcut, zero_init_residual=zero_init_residual,
+        kernel_regularizer=kernel_regularizer, drop_path=drop_path,
     )
     outputs = classifier_head(x, preact, include_top, "avg", classes, classifier_activation)
     default_name = f"{'resnet' if residual else 'plain'}{depth}{'v2' if preact else ''}_cifar"

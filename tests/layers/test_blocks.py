@@ -286,7 +286,10 @@ def test_drop_path_near_one_leaves_only_the_shortcut_in_training(preact):
     [
         (lambda: BasicBlock(16, drop_path=1.0), r"`drop_path` must be a number in \[0, 1\)"),
         (lambda: BasicBlock(16, layer_scale=1e-5, rezero=True), "both scale the residual"),
-        (lambda: BasicBlock(16, residual=False, layer_scale=1e-5), "layer_scale=1e-05 need residual"),
+        (
+            lambda: BasicBlock(16, residual=False, layer_scale=1e-5),
+            "layer_scale=1e-05 need residual",
+        ),
         (lambda: BottleneckBlock(16, residual=False, drop_path=0.1), "drop_path=0.1"),
     ],
 )

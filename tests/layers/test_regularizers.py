@@ -103,7 +103,10 @@ def test_rezero_outputs_zeros_at_init_and_alpha_times_x_after():
         (lambda: LayerScale(0.0), "`init_value` must be a positive number, got 0.0"),
         (lambda: check_branch_options(0.0, 1e-5, True), "choose one"),
         (lambda: check_branch_options(0.1, None, False, residual=False), "drop_path=0.1"),
-        (lambda: check_branch_options(0.0, None, True, residual=False), "options rezero=True need residual=True"),
+        (
+            lambda: check_branch_options(0.0, None, True, residual=False),
+            "options rezero=True need residual=True",
+        ),
     ],
 )
 def test_bad_arguments_say_what_is_allowed(make, message):

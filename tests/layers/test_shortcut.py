@@ -1,4 +1,4 @@
-"""Specification of reslib.layers.Shortcut: identity and the options A, B and C of He et al. 2016a."""
+"""Specification of reslib.layers.Shortcut: identity and options A, B, C (He et al. 2016a)."""
 
 import numpy as np
 import pytest

@@ -122,7 +122,8 @@ def test_imagenet_resnet_feature_map_is_one_32nd_of_the_image():
 
 def test_imagenet_plain_twin_has_no_shortcuts_and_fewer_parameters():
     # plain-34 has no projections: the three 1x1 projection shortcuts (and their BN) are gone
-    projections = sum(c_in * c_out + 2 * c_out for c_in, c_out in [(64, 128), (128, 256), (256, 512)])
+    widths = [(64, 128), (128, 256), (256, 512)]
+    projections = sum(c_in * c_out + 2 * c_out for c_in, c_out in widths)
     plain = resnet(34, residual=False)
     assert trainable_parameter_count(resnet(34)) - trainable_parameter_count(plain) == projections
     assert plain.name == "plain34"
@@ -145,10 +146,13 @@ def test_a_cifar_resnet_trains_and_its_saved_copy_predicts_the_same(tmp_path):
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda: cifar_resnet(21), r"must be 6n\+2 for n >= 1 \(8, 14, 20, 56, 110, \.\.\.\); got depth=21"),
+        (
+            lambda: cifar_resnet(21),
+            r"must be 6n\+2 for n >= 1 \(8, 14, 20, 56, 110, \.\.\.\); got depth=21",
+        ),
         (lambda: cifar_resnet(26, block="bottleneck"), r"must be 9n\+2 .*got depth=26"),
         (lambda: cifar_resnet(20, version=3), r"`version` must be one of 1, 2; got 3"),
-        (lambda: cifar_resnet(20, shortcut="D"), r"`shortcut` must be one of 'A', 'B', 'C'; got 'D'"),
+        (lambda: cifar_resnet(20, shortcut="D"), r"`shortcut` must be one of 'A', 'B', 'C'; got"),
         (lambda: cifar_resnet(20, block="dense"), r"`block` must be one of 'basic', 'bottleneck'"),
         (lambda: resnet(42), r"`depth` must be one of 18, 34, 50, 101, 152; got 42"),
         (lambda: resnet(18, groups=32), r"ResNet-18 uses basic blocks, got groups=32"),
