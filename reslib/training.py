@@ -1,0 +1,380 @@
+"""Train a Keras classifier the way the papers did, with one function: ``train``.
+
+He et al. 2016a (section 4.2) trained CIFAR ResNets with SGD, momentum 0.9, weight decay 1e-4,
+batch 128, learning rate 0.1 divided by 10 at 50% and 75% of training (32k and 48k of 64k
+iterations); ResNet-110 warmed up at 0.01 for the first ~400 iterations. Transformers train with
+AdamW and a warm-up (Xiong et al. 2020 show post-LN needs it). ``TrainingConfig`` holds these
+choices; ``train`` runs them on the TensorFlow or JAX backend with a progress bar and returns a
+``TrainingHistory`` of per-epoch losses and errors, wall time and throughput.
+
+Call ``configure_precision()`` *before* building the model: it turns on mixed precision on a
+GPU (bfloat16 where supported, else float16) and leaves float32 on a CPU. ``train`` compiles with
+XLA on a GPU and without it on a CPU, where XLA is slower.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+from reslib import _validation as check
+
+OPTIMIZERS = ("sgd", "adamw")
+SCHEDULES = ("step", "cosine", "constant")
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """How to train. The defaults are He et al. 2016a's CIFAR-10 recipe.
+
+    Attributes:
+        epochs: passes over the training set (He et al.: 64k iterations, about 164 epochs).
+        batch_size: examples per step.
+        optimizer: ``"sgd"`` (momentum, decoupled weight decay) or ``"adamw"``.
+        learning_rate: peak learning rate, reached after the warm-up.
+        momentum: SGD momentum (AdamW's beta_1 is Keras' default).
+        weight_decay: Keras' decoupled weight decay on every weight.
+        schedule: ``"step"`` (divide by ``1 / gamma`` at each milestone), ``"cosine"`` (to zero)
+            or ``"constant"``.
+        milestones: fractions of training at which the step schedule decays.
+        gamma: factor of each step decay.
+        warmup_epochs: linear warm-up from ``learning_rate / 100``; may be fractional.
+        jit_compile: ``"auto"``: XLA on a GPU and on JAX, not on a TensorFlow CPU.
+        seed: seeds Python, NumPy and the backend before training (build the model after
+            ``keras.utils.set_random_seed`` too, for reproducible weights).
+        progress: show a progress bar over epochs with the ETA and the latest errors.
+    """
+
+    epochs: int = 164
+    batch_size: int = 128
+    optimizer: str = "sgd"
+    learning_rate: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    schedule: str = "step"
+    milestones: tuple[float, ...] = (0.5, 0.75)
+    gamma: float = 0.1
+    warmup_epochs: float = 0.0
+    jit_compile: bool | str = "auto"
+    seed: int = 0
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        check.positive_int("epochs", self.epochs)
+        check.positive_int("batch_size", self.batch_size)
+        check.one_of("optimizer", self.optimizer, OPTIMIZERS)
+        check.positive_number("learning_rate", self.learning_rate)
+        check.one_of("schedule", self.schedule, SCHEDULES)
+        check.one_of("jit_compile", self.jit_compile, (True, False, "auto"))
+        for milestone in self.milestones:
+            check.fraction("milestones", milestone)
+        if self.warmup_epochs < 0 or self.warmup_epochs > self.epochs:
+            raise ValueError(
+                f"`warmup_epochs` must lie in [0, epochs={self.epochs}]; got {self.warmup_epochs}."
+            )
+
+
+@dataclass
+class TrainingHistory:
+    """Per-epoch results of ``train``; errors are fractions in [0, 1].
+
+    ``train_error`` is measured as Keras reports it: the running average over each epoch's
+    batches, in training mode, on augmented images (the papers' training curves do the same).
+    """
+
+    dataset: str
+    train_images: int
+    config: dict[str, Any]
+    device: str
+    precision: str
+    train_loss: list[float] = field(default_factory=list)
+    train_error: list[float] = field(default_factory=list)
+    test_loss: list[float] = field(default_factory=list)
+    test_error: list[float] = field(default_factory=list)
+    epoch_seconds: list[float] = field(default_factory=list)
+    learning_rate: list[float] = field(default_factory=list)
+
+    @property
+    def wall_time(self) -> float:
+        """Seconds spent training, all epochs (evaluation excluded)."""
+        return float(sum(self.epoch_seconds))
+
+    @property
+    def images_per_second(self) -> float:
+        """Training throughput: the median epoch after the first (which includes compiling)."""
+        seconds = self.epoch_seconds[1:] or self.epoch_seconds
+        return float(self.train_images / np.median(seconds)) if seconds else float("nan")
+
+    def as_dict(self) -> dict[str, Any]:
+        """Everything, JSON-ready, including wall time and throughput."""
+        result = asdict(self)
+        result.update(wall_time=self.wall_time, images_per_second=self.images_per_second)
+        return result
+
+
+@keras.saving.register_keras_serializable(package="reslib")
+class WarmupSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up, then step decay, cosine decay or a constant rate, per optimizer step.
+
+    Args:
+        learning_rate: peak rate after the warm-up.
+        total_steps: steps of the whole training.
+        warmup_steps: steps of linear warm-up from ``learning_rate / 100``.
+        schedule: ``"step"``, ``"cosine"`` or ``"constant"``.
+        milestones: fractions of ``total_steps`` at which the step schedule multiplies by
+            ``gamma``.
+        gamma: factor of each step decay.
+    """
+
+    def __init__(
+        self,
+        learning_rate: float,
+        total_steps: int,
+        warmup_steps: int = 0,
+        schedule: str = "step",
+        milestones: tuple[float, ...] = (0.5, 0.75),
+        gamma: float = 0.1,
+    ) -> None:
+        self.learning_rate = float(learning_rate)
+        self.total_steps = check.positive_int("total_steps", total_steps)
+        self.warmup_steps = check.non_negative_int("warmup_steps", warmup_steps)
+        self.schedule = check.one_of("schedule", schedule, SCHEDULES)
+        self.milestones = tuple(float(m) for m in milestones)
+        self.gamma = float(gamma)
+
+    def __call__(self, step: Any) -> Any:
+        step = ops.cast(step, "float32")
+        rate = ops.convert_to_tensor(self.learning_rate, "float32")
+        if self.schedule == "step":
+            for milestone in self.milestones:
+                passed = ops.cast(step >= milestone * self.total_steps, "float32")
+                rate = rate * (1.0 + passed * (self.gamma - 1.0))
+        elif self.schedule == "cosine":
+            decay_steps = max(self.total_steps - self.warmup_steps, 1)
+            progress = ops.clip((step - self.warmup_steps) / decay_steps, 0.0, 1.0)
+            rate = rate * 0.5 * (1.0 + ops.cos(math.pi * progress))
+        if self.warmup_steps:
+            start = self.learning_rate / 100
+            warm = start + (self.learning_rate - start) * step / self.warmup_steps
+            rate = ops.where(step < self.warmup_steps, warm, rate)
+        return rate
+
+    def get_config(self) -> dict[str, Any]:
+        return dict(
+            learning_rate=self.learning_rate,
+            total_steps=self.total_steps,
+            warmup_steps=self.warmup_steps,
+            schedule=self.schedule,
+            milestones=self.milestones,
+            gamma=self.gamma,
+        )
+
+
+def accelerator() -> str | None:
+    """``"gpu"`` or ``"tpu"`` when Keras' backend sees one, else ``None`` (a CPU)."""
+    kinds = {device.split(":")[0].lower() for device in keras.distribution.list_devices()}
+    for kind in ("gpu", "tpu", "cuda"):
+        if kind in kinds:
+            return "gpu" if kind == "cuda" else kind
+    return None
+
+
+def configure_precision(policy: str = "auto") -> str:
+    """Set Keras' global dtype policy; call it before building the model.
+
+    ``"auto"``: ``"mixed_bfloat16"`` on a TPU or a GPU that supports bfloat16 well (NVIDIA
+    compute capability 8.0+, e.g. A100, L4, H100), ``"mixed_float16"`` on older GPUs (T4, V100:
+    Keras then scales the loss), ``"float32"`` on a CPU. Returns the policy set.
+    """
+    if policy == "auto":
+        device = accelerator()
+        if device is None:
+            policy = "float32"
+        elif device == "tpu" or _gpu_supports_bfloat16():
+            policy = "mixed_bfloat16"
+        else:
+            policy = "mixed_float16"
+    check.one_of("policy", policy, ("float32", "mixed_float16", "mixed_bfloat16"))
+    keras.config.set_dtype_policy(policy)
+    return policy
+
+
+def _gpu_supports_bfloat16() -> bool:
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        details = tf.config.experimental.get_device_details(gpus[0]) if gpus else {}
+        return details.get("compute_capability", (0, 0)) >= (8, 0)
+    if keras.backend.backend() == "jax":
+        import jax
+
+        capability = getattr(jax.devices()[0], "compute_capability", "0")
+        return float(capability) >= 8.0
+    return False
+
+
+def _make_optimizer(config: TrainingConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    schedule = WarmupSchedule(
+        config.learning_rate,
+        total_steps=config.epochs * steps_per_epoch,
+        warmup_steps=round(config.warmup_epochs * steps_per_epoch),
+        schedule=config.schedule,
+        milestones=config.milestones,
+        gamma=config.gamma,
+    )
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(
+            schedule, momentum=config.momentum, weight_decay=config.weight_decay or None
+        )
+    return keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
+
+
+def _outputs_probabilities(model: keras.Model) -> bool:
+    activation = getattr(model.layers[-1], "activation", None)
+    return getattr(activation, "__name__", "") == "softmax"
+
+
+def _as_pipelines(train_data: Any, test_data: Any, batch_size: int, seed: int) -> tuple:
+    """``(train, test, train_size, dataset_name)`` from ImageDatasets, tf.data or arrays."""
+    from reslib.data import ImageDataset, channel_statistics, training_pipeline
+
+    if isinstance(train_data, ImageDataset):
+        statistics = channel_statistics(train_data)
+        train = training_pipeline(train_data, batch_size, augment=True, seed=seed)
+        test = None
+        if test_data is not None:
+            test = training_pipeline(
+                test_data, batch_size, augment=False, shuffle=False, statistics=statistics
+            )
+        return train, test, len(train_data), train_data.description
+    if isinstance(train_data, tuple):
+        x, y = train_data
+        return train_data, test_data, len(x), f"arrays, {len(x):,} examples"
+    size = int(train_data.unbatch().reduce(0, lambda count, _: count + 1))
+    return train_data, test_data, size, f"tf.data pipeline, {size:,} examples"
+
+
+class _EpochProgress(keras.callbacks.Callback):
+    """One progress bar over the epochs, with the ETA and the latest errors."""
+
+    def __init__(self, epochs: int) -> None:
+        super().__init__()
+        self.bar = keras.utils.Progbar(epochs, unit_name="epoch", stateful_metrics=None)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs or {}
+        shown = [
+            (name, value) for name, value in logs.items()
+            if name in ("loss", "val_loss", "error", "val_error")
+        ]
+        self.bar.update(epoch + 1, values=shown, finalize=epoch + 1 == self.bar.target)
+
+
+class _ErrorFromAccuracy(keras.callbacks.Callback):
+    """Adds ``error = 1 - accuracy`` (and ``val_error``) to the logs."""
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        if logs is None:
+            return
+        for prefix in ("", "val_"):
+            if f"{prefix}accuracy" in logs:
+                logs[f"{prefix}error"] = 1.0 - float(logs[f"{prefix}accuracy"])
+
+
+class _EpochTimer(keras.callbacks.Callback):
+    """Seconds of each epoch's training (up to its evaluation) and the learning rate after it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seconds: list[float] = []
+        self.learning_rates: list[float] = []
+        self._start: float | None = None
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._start = time.perf_counter()
+
+    def _stop(self) -> None:
+        if self._start is not None:
+            self.seconds.append(time.perf_counter() - self._start)
+            self._start = None
+
+    def on_test_begin(self, logs: dict | None = None) -> None:
+        self._stop()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self._stop()
+        rate = self.model.optimizer.learning_rate
+        self.learning_rates.append(float(ops.convert_to_numpy(rate)))
+
+
+def train(
+    model: keras.Model,
+    train_data: Any,
+    test_data: Any = None,
+    config: TrainingConfig | None = None,
+    **overrides: Any,
+) -> TrainingHistory:
+    """Compile and train ``model`` on ``train_data``, evaluating on ``test_data`` every epoch.
+
+    Args:
+        model: a Keras classifier ``(batch, ...) -> (batch, classes)``, ending in a softmax
+            (reslib's builders' default) or in logits.
+        train_data: a ``reslib.data.ImageDataset`` (augmented and normalised as He et al.),
+            a batched ``tf.data.Dataset`` of ``(images, labels)``, or a tuple of arrays.
+        test_data: the same kind of thing, or ``None``.
+        config: a ``TrainingConfig``; keyword ``overrides`` replace its fields, e.g.
+            ``train(model, data, epochs=5)``.
+
+    Returns:
+        A ``TrainingHistory`` naming the dataset, device and precision, with per-epoch train/test
+        loss and error, learning rate and seconds.
+    """
+    config = replace(config or TrainingConfig(), **overrides)
+    keras.utils.set_random_seed(config.seed)
+    train_set, test_set, size, dataset = _as_pipelines(
+        train_data, test_data, config.batch_size, config.seed
+    )
+    steps_per_epoch = max(1, math.ceil(size / config.batch_size))
+    device = accelerator()
+    jit = config.jit_compile
+    if jit == "auto":
+        jit = device is not None or keras.backend.backend() == "jax"
+    model.compile(
+        optimizer=_make_optimizer(config, steps_per_epoch),
+        loss=keras.losses.SparseCategoricalCrossentropy(
+            from_logits=not _outputs_probabilities(model)
+        ),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        jit_compile=jit,
+    )
+    timer = _EpochTimer()
+    callbacks: list[keras.callbacks.Callback] = [timer, _ErrorFromAccuracy()]
+    if config.progress:
+        callbacks.append(_EpochProgress(config.epochs))
+    fit_args: dict[str, Any] = dict(epochs=config.epochs, callbacks=callbacks, verbose=0)
+    if isinstance(train_set, tuple):
+        fit_args.update(batch_size=config.batch_size, shuffle=True)
+        logs = model.fit(*train_set, validation_data=test_set, **fit_args).history
+    else:
+        fit_args.update(shuffle=False)  # the pipeline shuffles
+        logs = model.fit(train_set, validation_data=test_set, **fit_args).history
+    return TrainingHistory(
+        dataset=dataset,
+        train_images=size,
+        config=asdict(config),
+        device=device or "cpu",
+        precision=keras.backend.standardize_dtype(model.compute_dtype),
+        train_loss=[float(v) for v in logs["loss"]],
+        train_error=[float(v) for v in logs["error"]],
+        test_loss=[float(v) for v in logs.get("val_loss", [])],
+        test_error=[float(v) for v in logs.get("val_error", [])],
+        epoch_seconds=timer.seconds,
+        learning_rate=timer.learning_rates,
+    )

@@ -1,0 +1,101 @@
+"""Specification of reslib.training: the papers' recipe, histories that name their data."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from reslib.data import load_dataset
+from reslib.models import cifar_resnet, transformer_classifier
+from reslib.training import TrainingConfig, WarmupSchedule, configure_precision, train
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits", "train", limit=256), load_dataset("digits", "test", limit=128)
+
+
+def small_resnet() -> keras.Model:
+    return cifar_resnet(8, input_shape=(8, 8, 1), classes=10)
+
+
+def test_training_a_resnet_on_digits_lowers_the_loss_and_names_the_data(digits):
+    train_set, test_set = digits
+    history = train(small_resnet(), train_set, test_set, epochs=4, batch_size=32,
+                    learning_rate=0.05, progress=False)
+    assert history.dataset.startswith("digits train, 256 images")
+    assert history.train_images == 256 and history.device == "cpu"
+    assert len(history.train_loss) == len(history.test_error) == len(history.epoch_seconds) == 4
+    assert history.train_loss[-1] < history.train_loss[0]
+    assert all(0.0 <= e <= 1.0 for e in history.train_error + history.test_error)
+    assert history.images_per_second > 0
+    json.dumps(history.as_dict())  # JSON-ready for reslib/results
+
+
+def test_step_schedule_divides_by_ten_at_half_and_three_quarters():
+    schedule = WarmupSchedule(0.1, total_steps=100, schedule="step")
+    rates = [float(keras.ops.convert_to_numpy(schedule(s))) for s in (0, 49, 50, 74, 75, 99)]
+    np.testing.assert_allclose(rates, [0.1, 0.1, 0.01, 0.01, 0.001, 0.001], rtol=1e-5)
+
+
+def test_warmup_starts_at_a_hundredth_and_reaches_the_peak():
+    schedule = WarmupSchedule(0.1, total_steps=100, warmup_steps=10, schedule="cosine")
+    first, peak = (float(keras.ops.convert_to_numpy(schedule(s))) for s in (0, 10))
+    assert first == pytest.approx(0.001) and peak == pytest.approx(0.1)
+    assert float(keras.ops.convert_to_numpy(schedule(100))) == pytest.approx(0.0, abs=1e-7)
+
+
+def test_schedule_survives_a_config_round_trip():
+    schedule = WarmupSchedule(0.1, 100, 5, "cosine")
+    clone = WarmupSchedule.from_config(schedule.get_config())
+    assert clone.get_config() == schedule.get_config()
+
+
+def test_the_recorded_learning_rate_follows_the_schedule(digits):
+    history = train(small_resnet(), digits[0], epochs=4, batch_size=64, learning_rate=0.1,
+                    milestones=(0.5,), progress=False)
+    np.testing.assert_allclose(history.learning_rate, [0.1, 0.01, 0.01, 0.01], rtol=1e-5)
+    assert history.test_error == []
+
+
+def test_a_logits_transformer_trains_with_adamw_from_arrays():
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(0, 20, size=(128, 12))
+    labels = (tokens[:, 0] > 9).astype("int64")  # the class is written in the first token
+    model = transformer_classifier(20, 12, 2, num_layers=1, d_model=16, num_heads=2, ff_dim=32)
+    history = train(model, (tokens, labels), epochs=6, batch_size=32, optimizer="adamw",
+                    learning_rate=3e-3, weight_decay=0.0, warmup_epochs=1, schedule="constant",
+                    progress=False)
+    assert history.dataset == "arrays, 128 examples"
+    assert history.train_loss[-1] < history.train_loss[0]
+
+
+def test_the_progress_bar_reports_every_epoch(digits, capsys):
+    train(small_resnet(), digits[0], digits[1], epochs=2, batch_size=128)
+    shown = capsys.readouterr().out
+    assert "2/2" in shown and "val_error" in shown
+
+
+def test_configure_precision_keeps_float32_on_a_cpu():
+    try:
+        assert configure_precision() == "float32"
+        assert configure_precision("mixed_bfloat16") == "mixed_bfloat16"
+        assert keras.config.dtype_policy().name == "mixed_bfloat16"
+    finally:
+        keras.config.set_dtype_policy("float32")
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"optimizer": "adam"}, "`optimizer` must be one of 'sgd', 'adamw'; got 'adam'"),
+        ({"schedule": "linear"}, "`schedule` must be one of 'step', 'cosine', 'constant'"),
+        ({"epochs": 0}, "`epochs` must be a positive integer, got 0"),
+        ({"milestones": (0.5, 1.5)}, r"`milestones` must be a number in \(0, 1\], got 1.5"),
+        ({"warmup_epochs": 20, "epochs": 10}, r"`warmup_epochs` must lie in \[0, epochs=10\]"),
+    ],
+)
+def test_bad_settings_say_what_is_allowed(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        TrainingConfig(**overrides)
