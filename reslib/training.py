@@ -14,8 +14,10 @@ XLA on a GPU and without it on a CPU, where XLA is slower.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -218,6 +220,58 @@ def _gpu_supports_bfloat16() -> bool:
         capability = getattr(jax.devices()[0], "compute_capability", "0")
         return float(capability) >= 8.0
     return False
+
+
+@contextlib.contextmanager
+def distribution_scope(devices: list[str] | None = None) -> Iterator[int]:
+    """Build *and* train a model inside this context to use every local accelerator.
+
+    Data parallelism with the engines that exist, nothing home-made: on TensorFlow a
+    ``tf.distribute.MirroredStrategy`` (one machine, several GPUs; for several machines use
+    ``tf.distribute.MultiWorkerMirroredStrategy`` with ``TF_CONFIG`` set on each worker, the
+    same code inside its scope); on JAX ``keras.distribution.DataParallel``. The batch size of
+    ``TrainingConfig`` is the global batch, split over the replicas.
+
+    Args:
+        devices: e.g. ``["gpu:0", "gpu:1"]``; default: every GPU, or every CPU device when there
+            is none (as when a CPU is split into logical devices for testing).
+
+    Yields:
+        The number of replicas.
+
+    Example:
+        >>> with distribution_scope() as replicas:
+        ...     model = cifar_resnet(56)
+        ...     history = train(model, data, batch_size=128 * replicas)
+    """
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        if devices is None:
+            logical = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
+            devices = [device.name for device in logical]
+        strategy = tf.distribute.MirroredStrategy([_tf_device_name(d) for d in devices])
+        with strategy.scope():
+            yield strategy.num_replicas_in_sync
+    elif backend == "jax":
+        devices = devices or keras.distribution.list_devices()
+        previous = keras.distribution.distribution()
+        keras.distribution.set_distribution(keras.distribution.DataParallel(devices=devices))
+        try:
+            yield len(devices)
+        finally:
+            keras.distribution.set_distribution(previous)
+    else:
+        raise NotImplementedError(f"distribution_scope does not support the {backend!r} backend.")
+
+
+def _tf_device_name(device: str) -> str:
+    """``"cpu:1"`` (Keras' spelling) -> ``"/device:CPU:1"``; TensorFlow names pass through."""
+    if device.startswith("/"):
+        return device
+    kind, index = device.split(":")
+    return f"/device:{kind.upper()}:{index}"
 
 
 def _make_optimizer(config: TrainingConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
