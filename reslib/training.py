@@ -320,14 +320,14 @@ class _EpochProgress(keras.callbacks.Callback):
 
     def __init__(self, epochs: int) -> None:
         super().__init__()
-        self.bar = keras.utils.Progbar(epochs, unit_name="epoch", stateful_metrics=None)
+        # stateful: show each epoch's value, not Progbar's running mean over epochs
+        self.bar = keras.utils.Progbar(epochs, unit_name="epoch", stateful_metrics=self.SHOWN)
+
+    SHOWN = ("loss", "error", "val_loss", "val_error")
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         logs = logs or {}
-        shown = [
-            (name, value) for name, value in logs.items()
-            if name in ("loss", "val_loss", "error", "val_error")
-        ]
+        shown = [(name, logs[name]) for name in self.SHOWN if name in logs]
         self.bar.update(epoch + 1, values=shown, finalize=epoch + 1 == self.bar.target)
 
 

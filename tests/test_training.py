@@ -71,10 +71,11 @@ def test_a_logits_transformer_trains_with_adamw_from_arrays():
     assert history.train_loss[-1] < history.train_loss[0]
 
 
-def test_the_progress_bar_reports_every_epoch(digits, capsys):
-    train(small_resnet(), digits[0], digits[1], epochs=2, batch_size=128)
+def test_the_progress_bar_shows_each_epochs_latest_errors(digits, capsys):
+    history = train(small_resnet(), digits[0], digits[1], epochs=2, batch_size=128)
     shown = capsys.readouterr().out
-    assert "2/2" in shown and "val_error" in shown
+    assert "2/2" in shown
+    assert f"val_error: {history.test_error[-1]:.4f}" in shown
 
 
 def test_configure_precision_keeps_float32_on_a_cpu():
