@@ -80,7 +80,7 @@ class Residual(keras.layers.Layer):
         self.drop_path, self.layer_scale, self.rezero = check_branch_options(
             drop_path, layer_scale, rezero, self.residual
         )
-        self._shortcut_layer: keras.layers.Layer | None = None
+        self.shortcut_layer: keras.layers.Layer | None = None  # built from `shortcut`
         self.branch_scale: keras.layers.Layer | None = None
         self.drop_path_layer: keras.layers.Layer | None = None
 
@@ -90,10 +90,10 @@ class Residual(keras.layers.Layer):
         branch_shape = _output_shape(self.branch, input_shape)
         if not self.residual:
             return
-        self._shortcut_layer = self._make_shortcut(input_shape, branch_shape)
-        if not self._shortcut_layer.built:
-            self._shortcut_layer.build(input_shape)
-        shortcut_shape = _output_shape(self._shortcut_layer, input_shape)
+        self.shortcut_layer = self._make_shortcut(input_shape, branch_shape)
+        if not self.shortcut_layer.built:
+            self.shortcut_layer.build(input_shape)
+        shortcut_shape = _output_shape(self.shortcut_layer, input_shape)
         if tuple(shortcut_shape[1:]) != tuple(branch_shape[1:]):
             raise ValueError(
                 f"Residual cannot add the shortcut output of shape {tuple(shortcut_shape)} to the "
@@ -117,9 +117,9 @@ class Residual(keras.layers.Layer):
 
     def call(self, inputs: Any, training: bool | None = None) -> Any:
         outputs = self.branch(inputs, training=training)
-        if self._shortcut_layer is not None:
+        if self.shortcut_layer is not None:
             outputs = scale_and_drop(outputs, self.branch_scale, self.drop_path_layer, training)
-            outputs = ops.add(self._shortcut_layer(inputs, training=training), outputs)
+            outputs = ops.add(self.shortcut_layer(inputs, training=training), outputs)
         return self.activation(outputs)
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
