@@ -277,3 +277,11 @@ def test_residual_stream_grows_with_depth_in_pre_ln_and_stays_normalised_in_post
     assert np.all(np.diff(pre.norms) > 0) and pre.norms[-1] > 3 * pre.norms[0]
     post = residual_stream_norms(transformer_classifier(50, 8, 2, norm="post", **sizes), tokens)
     np.testing.assert_allclose(post.norms[1:], 4.0, rtol=1e-3)
+
+
+def test_probes_say_which_layers_a_model_has_when_it_has_none_of_the_probed_kind():
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="only_dense")])
+    with pytest.raises(ValueError, match=r"no Highway layers at its top level; .*'only_dense'"):
+        gate_statistics(model, np.zeros((2, 4), "float32"))
+    with pytest.raises(ValueError, match=r"no TransformerBlock layers at its top level"):
+        residual_stream_norms(model, np.zeros((2, 4), "int32"))

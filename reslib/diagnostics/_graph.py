@@ -44,6 +44,18 @@ def top_level_layers(model: keras.Model) -> list[keras.layers.Layer]:
     ]
 
 
+def top_level_layers_of(model: keras.Model, layer_class: type) -> list[keras.layers.Layer]:
+    """The top-level ``layer_class`` layers of ``model``; a ValueError lists its layers if none."""
+    layers = top_level_layers(model)
+    found = [layer for layer in layers if isinstance(layer, layer_class)]
+    if not found:
+        raise ValueError(
+            f"Model {model.name!r} has no {layer_class.__name__} layers at its top level; its "
+            f"layers are {[layer.name for layer in layers]}."
+        )
+    return found
+
+
 def layers_by_name(model: keras.Model, names: Any) -> list[keras.layers.Layer]:
     """The top-level layers called ``names`` (in model order); a ValueError names unknown ones."""
     layers = top_level_layers(model)

@@ -58,14 +58,7 @@ def gate_statistics(model: keras.Model, x: Any, dataset: str | None = None) -> G
     Returns:
         ``GateStatistics``; every value lies in (0, 1).
     """
-    highways = [
-        layer for layer in _graph.top_level_layers(model) if isinstance(layer, Highway)
-    ]
-    if not highways:
-        raise ValueError(
-            f"Model {model.name!r} has no Highway layers at its top level; its layers are "
-            f"{[layer.name for layer in _graph.top_level_layers(model)]}."
-        )
+    highways = _graph.top_level_layers_of(model, Highway)
     functional = _graph.as_functional(model)
     probe = keras.Model(functional.inputs, [layer.input for layer in highways])
     with keras.StatelessScope():
@@ -114,14 +107,7 @@ def residual_stream_norms(model: keras.Model, tokens: Any) -> ResidualStreamNorm
     Returns:
         ``ResidualStreamNorms`` with ``num_layers + 1`` entries.
     """
-    blocks = [
-        layer for layer in _graph.top_level_layers(model) if isinstance(layer, TransformerBlock)
-    ]
-    if not blocks:
-        raise ValueError(
-            f"Model {model.name!r} has no TransformerBlock layers at its top level; its layers "
-            f"are {[layer.name for layer in _graph.top_level_layers(model)]}."
-        )
+    blocks = _graph.top_level_layers_of(model, TransformerBlock)
     functional = _graph.as_functional(model)
     probe = keras.Model(functional.inputs, [blocks[0].input] + [b.output for b in blocks])
     with keras.StatelessScope():
