@@ -1,0 +1,42 @@
+"""``python -m reslib list`` and ``python -m reslib run NAME [--quick|--full] [--out DIR]``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m reslib", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="list the experiments")
+    run = commands.add_parser("run", help="run one experiment headless")
+    run.add_argument("name")
+    mode = run.add_mutually_exclusive_group()
+    mode.add_argument("--quick", dest="mode", action="store_const", const="quick")
+    mode.add_argument("--full", dest="mode", action="store_const", const="full")
+    run.add_argument("--out", default="results", help="folder for the JSON (default: results)")
+    run.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    from reslib.experiments import EXPERIMENTS, run_experiment
+
+    if args.command == "list":
+        for experiment in EXPERIMENTS.values():
+            print(f"{experiment.name:16} lesson {experiment.lesson:20} {experiment.claim}")
+        return 0
+    if args.name not in EXPERIMENTS:
+        parser.error(f"unknown experiment {args.name!r}; choose from {', '.join(EXPERIMENTS)}")
+    record = run_experiment(args.name, args.mode or "quick", out=args.out, seed=args.seed)
+    keys = ("experiment", "mode", "dataset", "wall_time_s", "claim_holds")
+    summary = {key: record[key] for key in keys}
+    print(json.dumps(summary, indent=1))
+    path = os.path.join(args.out, f"{args.name}-{record['mode']}.json")
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""Specification of reslib.experiments and ``python -m reslib``: quick modes show their claims."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from reslib.experiments import EXPERIMENTS, run_experiment, stored_result
+
+
+def test_every_experiment_has_a_quick_and_a_full_config_and_a_claim():
+    assert {"degradation", "gradient_flow"} <= set(EXPERIMENTS)
+    for experiment in EXPERIMENTS.values():
+        assert set(experiment.configs) == {"quick", "full"} and experiment.claim
+
+
+def test_command_line_lists_the_experiments():
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    listed = subprocess.run([sys.executable, "-m", "reslib", "list"], capture_output=True,
+                            text=True, env=env, check=True).stdout
+    assert "degradation" in listed and "gradient_flow" in listed
+
+
+def test_gradient_flow_quick_shows_the_claim_and_records_its_provenance(tmp_path):
+    record = run_experiment("gradient_flow", "quick", out=tmp_path, progress=False)
+    assert record["claim_holds"], record["models"]
+    stored = json.loads((tmp_path / "gradient_flow-quick.json").read_text())
+    assert stored["command"] == "python -m reslib run gradient_flow --quick"
+    assert stored["dataset"] == record["dataset"] and "images" in stored["dataset"]
+    assert stored["environment"]["keras"] and stored["wall_time_s"] >= 0
+    plain, residual = record["models"]["plain-56"], record["models"]["resnet-56"]
+    assert len(plain["input_gradient_norms"]) == len(residual["input_gradient_norms"]) == 27
+
+
+def test_degradation_quick_deeper_plain_net_trains_worse(tmp_path):
+    record = run_experiment("degradation", "quick", out=tmp_path, progress=False)
+    losses = {name: model["train_loss"][-1] for name, model in record["models"].items()}
+    assert record["claim_holds"], (record["dataset"], losses)
+    assert set(losses) == {"plain-20", "plain-56", "resnet-20", "resnet-56"}
+
+
+def test_command_line_runs_an_experiment_and_writes_its_json(tmp_path):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    done = subprocess.run(
+        [sys.executable, "-m", "reslib", "run", "gradient_flow", "--quick", "--out", str(tmp_path)],
+        capture_output=True, text=True, env=env, check=True,
+    )
+    assert '"claim_holds": true' in done.stdout
+    assert (tmp_path / "gradient_flow-quick.json").is_file()
+
+
+def test_unknown_experiments_and_modes_are_refused():
+    with pytest.raises(ValueError, match="`name` must be one of 'degradation', 'gradient_flow'"):
+        run_experiment("warmup")
+    with pytest.raises(ValueError, match="`mode` must be one of 'full', 'quick'; got 'medium'"):
+        run_experiment("gradient_flow", "medium")
+
+
+def test_no_full_result_is_claimed_before_a_gpu_run_exists():
+    assert stored_result("degradation", "full") is None
