@@ -15,7 +15,8 @@
 The returned ``ImageDataset`` names its data and its size (``dataset.description``), so every
 result made from it can say what it was trained on. ``training_pipeline`` turns it into a
 ``tf.data`` pipeline with the augmentation of He et al. 2016a, section 4.2 (4-pixel padding,
-random 32x32 crop, horizontal flip) and per-channel normalisation.
+random 32x32 crop, horizontal flip; the padding scales with smaller images) and per-channel
+normalisation.
 """
 
 from __future__ import annotations
@@ -287,7 +288,7 @@ def training_pipeline(
     augment: bool = True,
     shuffle: bool = True,
     statistics: tuple[np.ndarray, np.ndarray] | None = None,
-    padding: int = 4,
+    padding: int | None = None,
     seed: int = 0,
 ) -> Any:
     """A ``tf.data.Dataset`` of normalised ``(images, labels)`` batches.
@@ -300,7 +301,8 @@ def training_pipeline(
         shuffle: reshuffle every epoch.
         statistics: per-channel ``(mean, std)``; default: those of ``dataset`` (pass the
             training set's when building the test pipeline).
-        padding: pixels of zero padding before the random crop.
+        padding: pixels of zero padding before the random crop; default an eighth of the
+            image height (4 pixels for CIFAR's 32, 1 for the 8x8 digits).
         seed: for shuffling and augmentation.
 
     Returns:
@@ -312,6 +314,7 @@ def training_pipeline(
     check.positive_int("batch_size", batch_size)
     mean, std = statistics if statistics is not None else channel_statistics(dataset)
     height, width = dataset.images.shape[1:3]
+    padding = max(1, round(height / 8)) if padding is None else padding
     pipeline = tf.data.Dataset.from_tensor_slices((dataset.images, dataset.labels))
     if shuffle:
         pipeline = pipeline.shuffle(len(dataset), seed=seed, reshuffle_each_iteration=True)

@@ -22,12 +22,14 @@ def small_resnet() -> keras.Model:
 
 def test_training_a_resnet_on_digits_lowers_the_loss_and_names_the_data(digits):
     train_set, test_set = digits
-    history = train(small_resnet(), train_set, test_set, epochs=4, batch_size=32,
-                    learning_rate=0.05, progress=False)
+    # Warm-up then cosine: at this tiny scale (8 steps an epoch) it learns for every seed tried
+    # (10 seeds on TensorFlow and JAX, loss down by 0.9 or more).
+    history = train(small_resnet(), train_set, test_set, epochs=6, batch_size=32,
+                    learning_rate=0.02, warmup_epochs=1, schedule="cosine", progress=False)
     assert history.dataset.startswith("digits train, 256 images")
     assert history.train_images == 256 and history.device == "cpu"
-    assert len(history.train_loss) == len(history.test_error) == len(history.epoch_seconds) == 4
-    assert history.train_loss[-1] < history.train_loss[0]
+    assert len(history.train_loss) == len(history.test_error) == len(history.epoch_seconds) == 6
+    assert history.train_loss[-1] < history.train_loss[0] - 0.3
     assert all(0.0 <= e <= 1.0 for e in history.train_error + history.test_error)
     assert history.images_per_second > 0
     json.dumps(history.as_dict())  # JSON-ready for reslib/results
