@@ -1,0 +1,81 @@
+"""What every lesson and exercise notebook does first: mode, set-up, where the course lives.
+
+A notebook's first code cell installs ``reslib`` on Colab (pinned to ``RELEASE``, with
+``--no-deps`` so that Colab's TensorFlow, Keras and NumPy stay as they are) and then calls
+``setup()``. Its ``parameters`` cell reads ``quick_mode()``: quick mode (``RESLIB_QUICK=1``, as in
+CI) runs a lesson in about two minutes on two CPU cores; full mode is the papers' scale on one GPU.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from typing import Any
+
+import keras
+
+REPOSITORY = "https://github.com/residual-connections/course"
+"""Where the course is published; the Colab badges and install cells point here."""
+
+RELEASE = "v0.1.0"
+"""The tag that Colab install cells pin ``reslib`` to."""
+
+
+def quick_mode() -> bool:
+    """``True`` when the environment variable ``RESLIB_QUICK`` is ``"1"`` (CI, a CPU, no network)."""
+    return os.environ.get("RESLIB_QUICK") == "1"
+
+
+def pip_requirement() -> str:
+    """The pinned requirement the Colab cells install, e.g. ``reslib @ git+...@v0.1.0``."""
+    return f"reslib @ git+{REPOSITORY}@{RELEASE}"
+
+
+def colab_url(notebook_path: str) -> str:
+    """The "Open in Colab" address of a notebook of this repository, e.g. ``lessons/01_degradation.ipynb``."""
+    github = REPOSITORY.removeprefix("https://github.com/")
+    return f"https://colab.research.google.com/github/{github}/blob/{RELEASE}/{notebook_path}"
+
+
+def setup(seed: int = 0, precision: str = "auto", verbose: bool = True) -> dict[str, Any]:
+    """Seed everything, choose the precision for the device, and say what runs where.
+
+    Args:
+        seed: passed to ``keras.utils.set_random_seed`` (Python, NumPy and the backend).
+        precision: ``"auto"`` turns on mixed precision on a GPU or TPU and keeps float32 on a CPU
+            (``reslib.training.configure_precision``); or a Keras dtype policy name.
+        verbose: print one line of versions and one of the device.
+
+    Returns:
+        ``{"python", "keras", "backend", "reslib", "device", "precision", "quick", "on_colab"}``.
+    """
+    from reslib import __version__
+    from reslib.training import accelerator, configure_precision
+
+    keras.utils.set_random_seed(seed)
+    info = {
+        "python": platform.python_version(),
+        "keras": keras.__version__,
+        "backend": keras.backend.backend(),
+        "reslib": __version__,
+        "device": accelerator() or "cpu",
+        "precision": configure_precision(precision),
+        "quick": quick_mode(),
+        "on_colab": "google.colab" in sys.modules,
+    }
+    if verbose:
+        backend_version = _backend_version(info["backend"])
+        print(f"reslib {info['reslib']} | Keras {info['keras']} on {info['backend']} "
+              f"{backend_version} | Python {info['python']}")
+        print(f"device: {info['device']} | precision: {info['precision']} | "
+              f"mode: {'quick (RESLIB_QUICK=1)' if info['quick'] else 'full'}")
+    return info
+
+
+def _backend_version(backend: str) -> str:
+    try:
+        module = __import__({"tensorflow": "tensorflow", "jax": "jax", "torch": "torch"}[backend])
+        return str(module.__version__)
+    except (ImportError, KeyError):
+        return "(version unknown)"
