@@ -79,3 +79,38 @@ def _backend_version(backend: str) -> str:
         return str(module.__version__)
     except (ImportError, KeyError):
         return "(version unknown)"
+
+
+CLAIMS_FILE_VARIABLE = "RESLIB_CLAIMS_FILE"
+"""When set, ``claims`` also appends its verdicts to this JSON file (the lesson tests read it)."""
+
+
+def claims(**verdicts: tuple[bool, str]) -> dict[str, bool]:
+    """Show which of a lesson's claims this run reproduced, as a small table.
+
+    Args:
+        verdicts: ``name=(holds, evidence)``, e.g.
+            ``deeper_plain_trains_worse=(loss56 > loss20, f"{loss56:.3f} > {loss20:.3f}")``.
+
+    Returns:
+        ``{name: holds}``. With ``RESLIB_CLAIMS_FILE`` set, the verdicts and their evidence are
+        also merged into that JSON file, so a test that ran the notebook can check them.
+    """
+    import json
+
+    if not verdicts:
+        raise ValueError("claims() needs at least one `name=(holds, evidence)` pair")
+    record = {}
+    for name, verdict in verdicts.items():
+        if not (isinstance(verdict, tuple) and len(verdict) == 2):
+            raise ValueError(f"claim {name!r} must be a (holds, evidence) pair; got {verdict!r}")
+        holds, evidence = bool(verdict[0]), str(verdict[1])
+        record[name] = {"holds": holds, "evidence": evidence}
+        print(f"{'reproduced' if holds else 'NOT reproduced':>14}  {name}: {evidence}")
+    path = os.environ.get(CLAIMS_FILE_VARIABLE)
+    if path:
+        stored = json.loads(open(path).read()) if os.path.exists(path) else {}
+        stored.update(record)
+        with open(path, "w") as file:
+            json.dump(stored, file, indent=1)
+    return {name: entry["holds"] for name, entry in record.items()}

@@ -4,12 +4,13 @@ Each lesson is executed top to bottom in a real Jupyter kernel with ``RESLIB_QUI
 quick mode CI and a 2-core laptop use); the full mode is the papers' scale on a GPU.
 """
 
+import json
 import re
 
 import pytest
 
 from reslib.course import colab_url, pip_requirement
-from tests.notebooks import ROOT, cells_with_outputs, execute, figures, read, source
+from tests.notebooks.kernel import ROOT, cells_with_outputs, execute, figures, read, source
 
 LESSONS = sorted((ROOT / "lessons").glob("[0-9][0-9]_*.ipynb"))
 
@@ -52,7 +53,21 @@ def test_lesson_has_goals_math_a_paper_comparison_and_a_summary(path):
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lesson_id)
-def test_lesson_runs_in_quick_mode_and_draws_its_figures(path):
-    # Its wall time is measured by benchmarks/ (the course budgets), not asserted here.
-    notebook, _ = execute(path, RESLIB_QUICK="1")
+def test_lesson_links_point_at_files_that_exist(path):
+    text = source(read(path), "markdown")
+    for target in re.findall(r"\]\((\.\./[^)#\s]+)", text):
+        assert (path.parent / target).resolve().exists(), f"{path.name} links to missing {target}"
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lesson_id)
+def test_lesson_runs_in_quick_mode_and_reproduces_its_claims(path, tmp_path):
+    # Its wall time and memory are measured by benchmarks/ (the course budgets), not asserted here.
+    claims_file = tmp_path / "claims.json"
+    notebook, _ = execute(path, RESLIB_QUICK="1", RESLIB_CLAIMS_FILE=str(claims_file))
+    errors = [o for c in notebook.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert errors == []
     assert figures(notebook) >= 2, f"{path.name} should draw at least two figures"
+    claims = json.loads(claims_file.read_text())
+    assert claims, f"{path.name} records no claims (reslib.course.claims)"
+    failed = {name: c["evidence"] for name, c in claims.items() if not c["holds"]}
+    assert failed == {}, f"{path.name}: claims not reproduced in quick mode"
