@@ -114,3 +114,9 @@ def claims(**verdicts: tuple[bool, str]) -> dict[str, bool]:
         with open(path, "w") as file:
             json.dump(stored, file, indent=1)
     return {name: entry["holds"] for name, entry in record.items()}
+
+
+def binder_url(path: str = "lessons") -> str:
+    """The "Launch on Binder" address that opens JupyterLab at ``path`` of the pinned release."""
+    github = REPOSITORY.removeprefix("https://github.com/")
+    return f"https://mybinder.org/v2/gh/{github}/{RELEASE}?urlpath=lab/tree/{path}"
