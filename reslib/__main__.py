@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
@@ -22,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from reslib.experiments import EXPERIMENTS, run_experiment
+    from reslib.experiments.report import save_figures, text_report
 
     if args.command == "list":
         for experiment in EXPERIMENTS.values():
@@ -30,11 +30,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.name not in EXPERIMENTS:
         parser.error(f"unknown experiment {args.name!r}; choose from {', '.join(EXPERIMENTS)}")
     record = run_experiment(args.name, args.mode or "quick", out=args.out, seed=args.seed)
-    keys = ("experiment", "mode", "dataset", "wall_time_s", "claim_holds")
-    summary = {key: record[key] for key in keys}
-    print(json.dumps(summary, indent=1))
-    path = os.path.join(args.out, f"{args.name}-{record['mode']}.json")
-    print(f"wrote {path}")
+    print(text_report(record))
+    print(f"\nwrote {os.path.join(args.out, args.name + '-' + record['mode'] + '.json')}")
+    for path in save_figures(record, args.out):
+        print(f"wrote {path}")
     return 0
 
 

@@ -23,7 +23,7 @@ RELEASE = "v0.1.0"
 
 
 def quick_mode() -> bool:
-    """``True`` when the environment variable ``RESLIB_QUICK`` is ``"1"`` (CI, a CPU, no network)."""
+    """``True`` when the environment variable ``RESLIB_QUICK`` is ``"1"`` (CI, CPU, offline)."""
     return os.environ.get("RESLIB_QUICK") == "1"
 
 
@@ -33,7 +33,7 @@ def pip_requirement() -> str:
 
 
 def colab_url(notebook_path: str) -> str:
-    """The "Open in Colab" address of a notebook of this repository, e.g. ``lessons/01_degradation.ipynb``."""
+    """The "Open in Colab" address of a notebook here, e.g. ``lessons/01_degradation.ipynb``."""
     github = REPOSITORY.removeprefix("https://github.com/")
     return f"https://colab.research.google.com/github/{github}/blob/{RELEASE}/{notebook_path}"
 

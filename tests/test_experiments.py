@@ -47,7 +47,8 @@ def test_command_line_runs_an_experiment_and_writes_its_json(tmp_path):
         [sys.executable, "-m", "reslib", "run", "gradient_flow", "--quick", "--out", str(tmp_path)],
         capture_output=True, text=True, env=env, check=True,
     )
-    assert '"claim_holds": true' in done.stdout
+    assert "holds in this run: yes" in done.stdout
+    assert "plain-56" in done.stdout and "first_to_last_ratio" in done.stdout
     assert (tmp_path / "gradient_flow-quick.json").is_file()
 
 

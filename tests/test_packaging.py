@@ -57,3 +57,9 @@ def test_layers_models_and_diagnostics_use_keras_ops_only():
         if path.name != "_autodiff.py" and re.search(backend_code, path.read_text())
     ]
     assert offenders == [], "reslib's layers, models and diagnostics use keras.ops only (DESIGN.md)"
+
+
+def test_the_python_code_passes_the_linter():
+    done = subprocess.run([sys.executable, "-m", "ruff", "check", str(ROOT)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout

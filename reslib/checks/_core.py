@@ -33,7 +33,7 @@ def _with_hint(message: str, hint: str) -> str:
 
 
 def expect_shape(what: str, actual: Any, expected: Sequence[int | None], hint: str = "") -> None:
-    """``actual`` (a tensor, an array or a shape) has shape ``expected`` (``None`` matches anything)."""
+    """``actual`` (a tensor, an array or a shape) has shape ``expected``; ``None`` matches any."""
     shape = tuple(actual) if isinstance(actual, (tuple, list)) else tuple(np.shape(actual))
     matches = len(shape) == len(expected) and all(
         want is None or want == got for want, got in zip(expected, shape)

@@ -35,6 +35,9 @@ class Experiment:
         configs: ``{"quick": {...}, "full": {...}}``, keyword arguments of ``run``.
         run: ``run(progress=bool, **config) -> dict`` of JSON-ready results, including a
             ``"dataset"`` description and a boolean ``"claim_holds"``.
+        figures: optional ``figures(record) -> {name: matplotlib Figure}`` that the command
+            line saves next to the JSON; without it, ``reslib.experiments.report`` draws the
+            training curves of any ``record["models"]`` that hold per-epoch histories.
     """
 
     name: str
@@ -42,6 +45,7 @@ class Experiment:
     claim: str
     configs: dict[str, dict[str, Any]]
     run: Callable[..., dict[str, Any]]
+    figures: Callable[[dict[str, Any]], dict[str, Any]] | None = None
 
 
 EXPERIMENTS: dict[str, Experiment] = {}

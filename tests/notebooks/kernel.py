@@ -20,7 +20,7 @@ def read(path: Path) -> nbformat.NotebookNode:
 
 
 def cells_with_outputs(notebook: nbformat.NotebookNode) -> list[int]:
-    """Indices of code cells that carry outputs or execution counts (committed notebooks have none)."""
+    """Indices of code cells with outputs or execution counts (committed notebooks have none)."""
     return [
         index for index, cell in enumerate(notebook.cells)
         if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count"))
