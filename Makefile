@@ -39,3 +39,20 @@ test-jax: install
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache
+
+# Issue 8's benchmarks (tens of minutes on a CPU: run them on an otherwise idle machine). The
+# table is printed and recorded in benchmarks/results/<date>-<machine>.json. Select sections with
+# e.g. BENCH_ARGS="--only models,cifar"; "--only make-test" times the whole test suite.
+BENCH_ARGS ?=
+.PHONY: bench
+bench: install
+	KERAS_BACKEND=tensorflow $(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+# The graded exercises (INSTRUCTORS.md): regenerate exercises/ from solutions/ with nbgrader, and
+# grade the simulated class on every exercise in a temporary course directory.
+.PHONY: exercises grade-demo
+exercises: install
+	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python tests/grading/pipeline.py exercises
+
+grade-demo: install
+	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python tests/grading/pipeline.py demo
