@@ -23,7 +23,7 @@ def test_command_line_lists_the_experiments():
     assert "degradation" in listed and "gradient_flow" in listed
 
 
-def test_gradient_flow_quick_shows_the_claim_and_records_its_provenance(tmp_path):
+def test_gradient_flow_quick_shows_the_claim_how_gradients_explode_and_its_provenance(tmp_path):
     record = run_experiment("gradient_flow", "quick", out=tmp_path, progress=False)
     assert record["claim_holds"], record["models"]
     stored = json.loads((tmp_path / "gradient_flow-quick.json").read_text())
@@ -32,6 +32,17 @@ def test_gradient_flow_quick_shows_the_claim_and_records_its_provenance(tmp_path
     assert stored["environment"]["keras"] and stored["wall_time_s"] >= 0
     plain, residual = record["models"]["plain-56"], record["models"]["resnet-56"]
     assert len(plain["input_gradient_norms"]) == len(residual["input_gradient_norms"]) == 27
+    # Yang et al. 2019: batch norm in training mode makes a deep plain stack's gradient grow
+    # towards the input; it does not vanish.
+    assert plain["first_to_last_ratio"] > 100
+    # Without normalisation (moving statistics at init) full-size residual branches compound.
+    assert residual["inference_first_to_last_ratio"] > plain["inference_first_to_last_ratio"]
+    # The post-activation stream grows with depth; the plain net renormalises every block.
+    assert residual["activation_rms"][-1] > 2 * residual["activation_rms"][0]
+    assert max(plain["activation_rms"]) < 1.5 * min(plain["activation_rms"])
+    steps = record["config"]["steps"]
+    assert len(plain["step_losses"]) == steps and len(plain["trained_input_gradient_norms"]) == 27
+    assert residual["step_losses"][-1] < residual["step_losses"][0]
 
 
 def test_degradation_quick_deeper_plain_net_trains_worse(tmp_path):

@@ -3,7 +3,20 @@
 ``python -m reslib list`` lists them; ``python -m reslib run NAME --quick|--full`` runs one.
 """
 
-from reslib.experiments import degradation, gradient_flow  # noqa: F401  (registers them)
+from reslib.experiments import (  # noqa: F401  (registers them)
+    bottleneck_cost,
+    deep_tricks,
+    degradation,
+    densenet_vs_resnet,
+    gradient_flow,
+    highway_depth,
+    landscape,
+    preact,
+    recurrent_residual,
+    transformer_warmup,
+    unet_skips,
+    unraveled,
+)
 from reslib.experiments._registry import (
     EXPERIMENTS,
     Experiment,

@@ -1,0 +1,135 @@
+"""Specification of the experiments of lessons 03 and 04: bottleneck_cost, preact and
+densenet_vs_resnet (``reslib/experiments/``)."""
+
+import numpy as np
+import pytest
+
+from reslib.data import ImageDataset, load_dataset
+from reslib.experiments import EXPERIMENTS, preact
+from reslib.experiments import bottleneck_cost as cost
+from reslib.experiments import densenet_vs_resnet as dvr
+from reslib.layers import BasicBlock, BottleneckBlock, DenseBlock
+
+
+def test_the_three_experiments_are_registered_with_quick_and_full_configs():
+    for name, lesson in [("bottleneck_cost", "03_bottleneck_preact"),
+                         ("preact", "03_bottleneck_preact"),
+                         ("densenet_vs_resnet", "04_densenet")]:
+        experiment = EXPERIMENTS[name]
+        assert experiment.lesson == lesson and experiment.claim
+        assert set(experiment.configs) == {"quick", "full"}
+
+
+# bottleneck_cost ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("width", [16, 64, 256])
+def test_block_cost_formulas_equal_the_counts_from_reslib_blocks(width):
+    assert cost.basic_cost(width, 8, 8) == cost.counted_cost(BasicBlock(width), (8, 8, width))
+    assert cost.bottleneck_cost(width, 8, 8) == cost.counted_cost(
+        BottleneckBlock(width // 4), (8, 8, width))
+
+
+def test_bottleneck_has_17_16_c_squared_weights_against_18_c_squared():
+    basic, bottleneck = cost.basic_cost(256, 1, 1), cost.bottleneck_cost(256, 1, 1)
+    assert basic["macs"] == 18 * 256**2 and bottleneck["macs"] == 17 * 256**2 // 16
+
+
+def test_counted_cost_includes_a_projection_shortcut():
+    plain = cost.counted_cost(BasicBlock(32, strides=2, shortcut="A"), (8, 8, 16))
+    projected = cost.counted_cost(BasicBlock(32, strides=2, shortcut="B"), (8, 8, 16))
+    assert projected["params"] - plain["params"] == 16 * 32 + 2 * 32
+    assert projected["macs"] - plain["macs"] == 4 * 4 * 16 * 32
+
+
+def test_bottleneck_cost_refuses_a_width_the_expansion_does_not_divide():
+    with pytest.raises(ValueError, match="divisible by expansion=4; got channels=30"):
+        cost.bottleneck_cost(30, 8, 8)
+
+
+def test_shortcut_options_match_the_reference_counts_of_resnet_20():
+    options = cost.shortcut_options(20)
+    assert options["A"] == 269_722 and options["B"] == 272_474 and options["B"] < options["C"]
+
+
+def test_resnet_50_costs_4_09_giga_macs_like_torchvision_and_resnet_34_3_66():
+    macs = cost.imagenet_macs((34, 50))
+    assert macs["resnet-50"]["params"] == 25_557_032
+    assert macs["resnet-50"]["giga_macs"] == pytest.approx(4.09, abs=0.01)
+    assert macs["resnet-34"]["giga_macs"] == pytest.approx(3.66, abs=0.01)
+
+
+def test_bottleneck_cost_quick_shows_its_claim():
+    record = cost.run(progress=False, **EXPERIMENTS["bottleneck_cost"].configs["quick"])
+    assert record["claim_holds"], record["blocks"]
+    assert "shortcut_training" not in record
+
+
+# preact -------------------------------------------------------------------------------------
+
+def test_downsample_averages_blocks_of_pixels_and_says_so():
+    images = np.arange(2 * 4 * 4 * 1, dtype="uint8").reshape(2, 4, 4, 1)
+    data = ImageDataset("digits", "train", images, np.array([0, 1]), ("a", "b"), "test")
+    small = preact.downsample(data, 2)
+    assert small.images.shape == (2, 2, 2, 1) and small.images.dtype == np.uint8
+    assert small.images[0, 0, 0, 0] == round(np.mean([0, 1, 4, 5]))
+    assert "pooled to 2x2" in small.description
+    assert preact.downsample(data, 4) is data
+
+
+def test_downsample_refuses_a_size_that_does_not_divide_the_images():
+    data = load_dataset("cifar10", "test", limit=2)
+    with pytest.raises(ValueError, match="divides the image size 32; got size=10"):
+        preact.downsample(data, 10)
+
+
+def test_preact_deep_stack_trains_lower_than_post_activation_without_warmup():
+    # A shallower stack than quick mode's ResNet-56, to keep the test short; the same failure.
+    config = dict(EXPERIMENTS["preact"].configs["quick"], depth=32, train_images=512,
+                  test_images=128, epochs=2)
+    record = preact.run(progress=False, **config)
+    assert record["claim_holds"], record["mean_train_loss"]
+    assert set(record["models"]) == {"post-activation", "pre-activation"}
+    assert "16x16" in record["dataset"] and "512" in record["dataset"]
+
+
+# densenet_vs_resnet -------------------------------------------------------------------------
+
+def test_block_channels_grow_by_the_growth_rate():
+    assert dvr.block_channels(24, 16, 12) == [24 + 12 * n for n in range(17)]
+
+
+def test_traced_bytes_of_a_real_dense_block_equal_the_naive_formula():
+    x = np.ones((2, 4, 4, 8), dtype="float32")
+    block = DenseBlock(3, growth_rate=4)
+    block.build(x.shape)
+    traced = dvr.traced_block_bytes(block, x)
+    assert traced["matches_block"] and traced["tensors"] == 3 * 7
+    assert traced["bytes"] == 4 * 2 * 4 * 4 * dvr.naive_block_values(8, 3, 4)
+
+
+def test_naive_memory_grows_quadratically_and_shared_linearly():
+    naive = [dvr.naive_block_values(24, n, 12) for n in (8, 16, 32)]
+    shared = [dvr.shared_block_values(24, n, 12) for n in (8, 16, 32)]
+    assert naive[2] / naive[1] > naive[1] / naive[0] > 2
+    assert shared[2] / shared[1] <= 2 and shared[1] / shared[0] <= 2
+
+
+def test_traced_block_bytes_refuses_dropout():
+    block = DenseBlock(1, growth_rate=4, dropout=0.2)
+    block.build((1, 4, 4, 8))
+    with pytest.raises(ValueError, match="without dropout; got dropout=0.2"):
+        dvr.traced_block_bytes(block, np.ones((1, 4, 4, 8), dtype="float32"))
+
+
+def test_densenet_bc_100_is_within_the_budget_of_resnet_56():
+    budgets = dvr.parameter_budgets(100, (56,))
+    assert budgets == {"densenet-bc-100": 769_162, "resnet-56": 853_018}
+
+
+def test_densenet_vs_resnet_on_a_tiny_config_shows_its_claim():
+    config = dict(EXPERIMENTS["densenet_vs_resnet"].configs["quick"], budget_depths=(8,),
+                  memory_layers=(2, 4), train_images=128, test_images=64, epochs=1)
+    record = dvr.run(progress=False, **config)
+    assert record["claim_holds"], (record["memory"], record["budgets"])
+    assert set(record["training"]["models"]) == {"densenet-bc-22", "resnet-8"}
+    assert "CIFAR-10" in record["dataset"] or "digits" in record["dataset"]
