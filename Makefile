@@ -37,6 +37,11 @@ test-tensorflow: install
 test-jax: install
 	KERAS_BACKEND=jax $(BIN)/python -m pytest $(JAX_TESTS) $(PYTEST_ARGS)
 
+# Builds a fresh environment from binder/ alone, as repo2docker would, and runs lesson 01 in it.
+.PHONY: test-binder
+test-binder: install
+	RESLIB_BINDER_TEST=1 $(BIN)/python -m pytest tests/notebooks/test_binder.py $(PYTEST_ARGS)
+
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache
 

@@ -51,6 +51,10 @@ def binder_environment(tmp_path_factory):
     return venv
 
 
+@pytest.mark.skipif(
+    os.environ.get("RESLIB_BINDER_TEST") != "1",
+    reason="builds a 2 GB environment (minutes): `make test-binder` or RESLIB_BINDER_TEST=1",
+)
 def test_lesson_01_runs_in_quick_mode_in_a_fresh_binder_environment(binder_environment, tmp_path):
     executed = tmp_path / "01_degradation.ipynb"
     env = dict(os.environ, RESLIB_QUICK="1", TF_CPP_MIN_LOG_LEVEL="3",
