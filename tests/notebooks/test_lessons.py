@@ -71,3 +71,13 @@ def test_lesson_runs_in_quick_mode_and_reproduces_its_claims(path, tmp_path):
     assert claims, f"{path.name} records no claims (reslib.course.claims)"
     failed = {name: c["evidence"] for name, c in claims.items() if not c["holds"]}
     assert failed == {}, f"{path.name}: claims not reproduced in quick mode"
+
+
+def test_readme_links_every_lesson_and_exercise_with_colab_badges_and_binder():
+    from reslib.course import binder_url
+
+    readme = (ROOT / "README.md").read_text()
+    assert binder_url() in readme
+    for path in [*LESSONS, *sorted((ROOT / "exercises").glob("*.ipynb"))]:
+        relative = path.relative_to(ROOT).as_posix()
+        assert f"]({relative})" in readme and colab_url(relative) in readme, relative
