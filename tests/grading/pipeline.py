@@ -196,6 +196,10 @@ def demo(course: Path, names: list[str]) -> str:
               flush=True)
     table = grade_table(export(course), names)
     print(table)
+    solutions = [course / "solutions" / name / f"{name}.ipynb" for name in names]
+    releases = [course / "release" / name / f"{name}.ipynb" for name in names]
+    print(f"nbgrader validate: {validate(course, solutions)}/{len(names)} solutions pass, "
+          f"{validate(course, releases)}/{len(names)} releases pass (expected 0)")
     return table
 
 

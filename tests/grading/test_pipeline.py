@@ -157,10 +157,12 @@ def test_feedback_is_generated_for_every_student(
         assert (course / "feedback" / student / FULL_CLASS / f"{FULL_CLASS}.html").exists()
 
 
-def test_validate_passes_on_the_solutions_and_fails_on_the_releases(
+def test_validate_passes_on_the_solution_and_fails_on_the_release(
     course: Path, graded: dict[tuple[str, str], float]
 ) -> None:
-    solutions = [course / "solutions" / name / f"{name}.ipynb" for name in NAMES]
-    releases = [course / "release" / name / f"{name}.ipynb" for name in NAMES]
-    assert pipeline.validate(course, solutions) == len(NAMES)
-    assert pipeline.validate(course, releases) == 0
+    # On exercise 01 only (CI time): the autograded solutions above already show that every
+    # solution passes its own tests, and `make grade-demo` validates them all.
+    solution = course / "solutions" / FULL_CLASS / f"{FULL_CLASS}.ipynb"
+    release = course / "release" / FULL_CLASS / f"{FULL_CLASS}.ipynb"
+    assert pipeline.validate(course, [solution]) == 1
+    assert pipeline.validate(course, [release]) == 0
