@@ -13,10 +13,11 @@
    scikit-learn's ``digits``. Never random noise under a real name.
 
 The returned ``ImageDataset`` names its data and its size (``dataset.description``), so every
-result made from it can say what it was trained on. ``training_pipeline`` turns it into a
-``tf.data`` pipeline with the augmentation of He et al. 2016a, section 4.2 (4-pixel padding,
-random 32x32 crop, horizontal flip; the padding scales with smaller images) and per-channel
-normalisation.
+result made from it can say what it was trained on. ``training_pipeline`` turns it into
+batches with the augmentation of He et al. 2016a, section 4.2 (4-pixel padding, random 32x32
+crop, horizontal flip; the padding scales with smaller images) and per-channel normalisation:
+a ``tf.data`` pipeline where TensorFlow is installed, otherwise an ``ArrayPipeline`` (a
+``keras.utils.PyDataset`` in NumPy), so JAX-only installs train too.
 """
 
 from __future__ import annotations
@@ -282,6 +283,9 @@ def channel_statistics(dataset: ImageDataset) -> tuple[np.ndarray, np.ndarray]:
     return pixels.mean(axis=0).astype("float32"), pixels.std(axis=0).astype("float32")
 
 
+PIPELINE_ENGINES = ("auto", "tf.data", "numpy")
+
+
 def training_pipeline(
     dataset: ImageDataset,
     batch_size: int = 128,
@@ -290,8 +294,9 @@ def training_pipeline(
     statistics: tuple[np.ndarray, np.ndarray] | None = None,
     padding: int | None = None,
     seed: int = 0,
+    engine: str = "auto",
 ) -> Any:
-    """A ``tf.data.Dataset`` of normalised ``(images, labels)`` batches.
+    """Normalised, optionally augmented ``(images, labels)`` batches for ``model.fit``.
 
     Args:
         dataset: from ``load_dataset``.
@@ -304,17 +309,43 @@ def training_pipeline(
         padding: pixels of zero padding before the random crop; default an eighth of the
             image height (4 pixels for CIFAR's 32, 1 for the 8x8 digits).
         seed: for shuffling and augmentation.
+        engine: ``"tf.data"`` (prefetching ``tf.data.Dataset``), ``"numpy"`` (an
+            ``ArrayPipeline``, a ``keras.utils.PyDataset`` that needs no TensorFlow, for JAX or
+            PyTorch installs without it) or ``"auto"``: tf.data when TensorFlow is installed.
 
     Returns:
-        Batches of float32 images ``(batch, height, width, channels)`` and int64 labels
+        Batches of float32 images ``(batch, height, width, channels)`` and int labels
         ``(batch,)``, prefetched so the accelerator does not wait.
     """
+    check.positive_int("batch_size", batch_size)
+    check.one_of("engine", engine, PIPELINE_ENGINES)
+    mean, std = statistics if statistics is not None else channel_statistics(dataset)
+    height = dataset.images.shape[1]
+    padding = max(1, round(height / 8)) if padding is None else padding
+    if engine == "auto":
+        engine = "tf.data" if _tensorflow_installed() else "numpy"
+    settings = dict(batch_size=batch_size, augment=augment, shuffle=shuffle,
+                    statistics=(mean, std), padding=padding, seed=seed)
+    if engine == "numpy":
+        return ArrayPipeline(dataset, **settings, workers=min(4, os.cpu_count() or 1))
+    return _tf_data_pipeline(dataset, **settings)
+
+
+def _tensorflow_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("tensorflow") is not None
+
+
+def _tf_data_pipeline(
+    dataset: ImageDataset, batch_size: int, augment: bool, shuffle: bool,
+    statistics: tuple[np.ndarray, np.ndarray], padding: int, seed: int,
+) -> Any:
+    """``training_pipeline``'s ``tf.data`` engine (arguments as there)."""
     import tensorflow as tf
 
-    check.positive_int("batch_size", batch_size)
-    mean, std = statistics if statistics is not None else channel_statistics(dataset)
+    mean, std = statistics
     height, width = dataset.images.shape[1:3]
-    padding = max(1, round(height / 8)) if padding is None else padding
     pipeline = tf.data.Dataset.from_tensor_slices((dataset.images, dataset.labels))
     if shuffle:
         pipeline = pipeline.shuffle(len(dataset), seed=seed, reshuffle_each_iteration=True)
@@ -329,3 +360,71 @@ def training_pipeline(
 
     pipeline = pipeline.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
     return pipeline.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def _py_dataset_base() -> type:
+    import keras
+
+    return keras.utils.PyDataset
+
+
+class ArrayPipeline(_py_dataset_base()):  # type: ignore[misc]
+    """``training_pipeline``'s NumPy engine: a ``keras.utils.PyDataset`` over an ImageDataset.
+
+    The same augmentation as the tf.data engine (zero padding, random crop, random left-right
+    flip), vectorised over a batch. Batch ``i`` of epoch ``e`` depends only on ``(seed, e, i)``,
+    so worker threads (``workers=``) give the same batches as one thread.
+
+    Yields ``(images (batch, height, width, channels) float32, labels (batch,))``.
+    """
+
+    def __init__(
+        self, dataset: ImageDataset, batch_size: int, augment: bool, shuffle: bool,
+        statistics: tuple[np.ndarray, np.ndarray], padding: int, seed: int,
+        workers: int = 1, max_queue_size: int = 10,
+    ) -> None:
+        super().__init__(workers=workers, max_queue_size=max_queue_size)
+        self.images, self.labels = dataset.images, dataset.labels
+        self.batch_size, self.augment, self.shuffle = batch_size, augment, shuffle
+        self.mean, self.std = (np.asarray(value, "float32") for value in statistics)
+        self.padding, self.seed, self.epoch = padding, seed, 0
+        self.order = self._order()
+
+    def _order(self) -> np.ndarray:
+        if not self.shuffle:
+            return np.arange(len(self.labels))
+        return np.random.default_rng((self.seed, self.epoch)).permutation(len(self.labels))
+
+    def __len__(self) -> int:
+        return -(-len(self.labels) // self.batch_size)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        if not 0 <= index < len(self):
+            raise IndexError(f"batch {index} of a pipeline of {len(self)} batches")
+        chosen = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        images = self.images[chosen].astype("float32") / 255.0
+        if self.augment:
+            rng = np.random.default_rng((self.seed, self.epoch, index))
+            images = random_crop_and_flip(images, self.padding, rng)
+        return (images - self.mean) / self.std, self.labels[chosen]
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1
+        self.order = self._order()
+
+
+def random_crop_and_flip(
+    images: np.ndarray, padding: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Pad ``images (n, h, w, c)`` with ``padding`` zeros, crop each back to ``(h, w)`` at a
+    random offset and flip each left-right with probability 1/2 (He et al. 2016a, 4.2)."""
+    count, height, width, _ = images.shape
+    padded = np.pad(images, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
+    top = rng.integers(0, 2 * padding + 1, size=count)
+    left = rng.integers(0, 2 * padding + 1, size=count)
+    rows = top[:, None] + np.arange(height)[None, :]
+    columns = left[:, None] + np.arange(width)[None, :]
+    flip = rng.random(count) < 0.5
+    columns[flip] = columns[flip, ::-1]
+    batch = np.arange(count)[:, None, None]
+    return padded[batch, rows[:, :, None], columns[:, None, :]]

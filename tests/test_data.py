@@ -133,6 +133,56 @@ def test_augmentation_keeps_shapes_and_moves_pixels():
     assert moved.shape == plain.shape and not np.allclose(moved, plain)
 
 
+def test_numpy_engine_gives_the_tf_data_batches_without_augmentation():
+    dataset = load_dataset("digits", "train", limit=100)
+    from_tf = next(iter(training_pipeline(dataset, 100, augment=False, shuffle=False,
+                                          engine="tf.data")))
+    images, labels = training_pipeline(dataset, 100, augment=False, shuffle=False,
+                                       engine="numpy")[0]
+    np.testing.assert_allclose(images, from_tf[0].numpy(), atol=1e-6)
+    np.testing.assert_array_equal(labels, from_tf[1].numpy())
+
+
+def test_numpy_engine_is_a_reshuffled_py_dataset_covering_every_example_once_per_epoch():
+    import keras
+
+    dataset = load_dataset("digits", "train", limit=100)
+    pipeline = training_pipeline(dataset, 32, engine="numpy", augment=False)
+    assert isinstance(pipeline, keras.utils.PyDataset) and len(pipeline) == 4  # 32+32+32+4
+    first = np.concatenate([pipeline[i][1] for i in range(len(pipeline))])
+    pipeline.on_epoch_end()
+    second = np.concatenate([pipeline[i][1] for i in range(len(pipeline))])
+    assert sorted(first) == sorted(second) == sorted(dataset.labels)
+    assert not np.array_equal(first, second)
+
+
+def test_random_crop_and_flip_moves_each_image_within_the_padding():
+    images = np.arange(2 * 6 * 6, dtype="float32").reshape(2, 6, 6, 1) + 1
+    moved = data.random_crop_and_flip(images, padding=1, rng=np.random.default_rng(0))
+    assert moved.shape == images.shape
+    for before, after in zip(images, moved):
+        # the crop keeps a 5x5 window of the original (shifted by at most one pixel, maybe
+        # mirrored): its centre 4x4 is some 4x4 window of the image, in the same or mirrored order
+        centre = after[1:-1, 1:-1, 0]
+        windows = [before[r:r + 4, c:c + 4, 0] for r in range(3) for c in range(3)]
+        assert any(np.array_equal(centre, w) or np.array_equal(centre, w[:, ::-1])
+                   for w in windows)
+
+
+def test_numpy_engine_batches_depend_only_on_seed_epoch_and_index():
+    dataset = load_dataset("digits", "train", limit=64)
+    one = training_pipeline(dataset, 16, engine="numpy", seed=3)
+    two = training_pipeline(dataset, 16, engine="numpy", seed=3)
+    np.testing.assert_array_equal(one[2][0], two[2][0])
+    assert not np.array_equal(one[2][0], training_pipeline(dataset, 16, engine="numpy",
+                                                           seed=4)[2][0])
+
+
+def test_unknown_pipeline_engine_is_refused():
+    with pytest.raises(ValueError, match="`engine` must be one of 'auto', 'tf.data', 'numpy'"):
+        training_pipeline(load_dataset("digits", "train", limit=8), engine="torch")
+
+
 @pytest.mark.parametrize(
     "kwargs, message",
     [
