@@ -1,10 +1,24 @@
-"""``python -m reslib list`` and ``python -m reslib run NAME [--quick|--full] [--out DIR]``."""
+"""``python -m reslib list`` and
+``python -m reslib run NAME [--quick|--full] [--set KEY=VALUE ...] [--out DIR]``."""
 
 from __future__ import annotations
 
 import argparse
+import ast
 import os
 import sys
+from typing import Any
+
+
+def setting(text: str) -> tuple[str, Any]:
+    """``"epochs=20"`` -> ``("epochs", 20)``; the value is a Python literal, else a string."""
+    key, equals, value = text.partition("=")
+    if not equals or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, e.g. epochs=20; got {text!r}")
+    try:
+        return key.strip(), ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        return key.strip(), value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     mode.add_argument("--full", dest="mode", action="store_const", const="full")
     run.add_argument("--out", default="results", help="folder for the JSON (default: results)")
     run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--set", dest="overrides", action="append", type=setting, default=[],
+                     metavar="KEY=VALUE",
+                     help="change one setting of the mode's config, e.g. --set epochs=20 "
+                          "(a Python literal; repeatable; recorded in the JSON)")
     args = parser.parse_args(argv)
 
     from reslib.experiments import EXPERIMENTS, run_experiment
@@ -29,7 +47,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.name not in EXPERIMENTS:
         parser.error(f"unknown experiment {args.name!r}; choose from {', '.join(EXPERIMENTS)}")
-    record = run_experiment(args.name, args.mode or "quick", out=args.out, seed=args.seed)
+    try:
+        record = run_experiment(args.name, args.mode or "quick", out=args.out, seed=args.seed,
+                                overrides=dict(args.overrides))
+    except ValueError as error:
+        parser.error(str(error))
     print(text_report(record))
     print(f"\nwrote {os.path.join(args.out, args.name + '-' + record['mode'] + '.json')}")
     for path in save_figures(record, args.out):

@@ -62,5 +62,29 @@ def test_unknown_experiments_and_modes_are_refused():
         run_experiment("gradient_flow", "medium")
 
 
+def test_a_setting_can_be_overridden_and_the_record_says_so(tmp_path):
+    record = run_experiment("bottleneck_cost", "quick", out=tmp_path, progress=False,
+                            overrides={"widths": (8,)})
+    assert record["overrides"] == {"widths": (8,)} and record["config"]["widths"] == (8,)
+    assert record["command"].endswith("--quick --set widths=(8,)")
+    assert json.loads((tmp_path / "bottleneck_cost-quick.json").read_text())["overrides"]
+
+
+def test_overriding_a_setting_the_experiment_does_not_have_names_the_ones_it_has():
+    with pytest.raises(ValueError, match="degradation has no setting 'epoch'; it takes .*epochs"):
+        run_experiment("degradation", "quick", overrides={"epoch": 3})
+
+
+def test_command_line_set_takes_python_literals_and_refuses_a_bare_key():
+    from reslib.__main__ import setting
+
+    assert setting("epochs=20") == ("epochs", 20)
+    assert setting("depths=(20, 56)") == ("depths", (20, 56))
+    assert setting("schedule=cosine") == ("schedule", "cosine")
+    bare = subprocess.run([sys.executable, "-m", "reslib", "run", "degradation", "--set", "epochs"],
+                          capture_output=True, text=True)
+    assert bare.returncode == 2 and "expected KEY=VALUE" in bare.stderr
+
+
 def test_no_full_result_is_claimed_before_a_gpu_run_exists():
     assert stored_result("degradation", "full") is None
