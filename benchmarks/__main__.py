@@ -12,6 +12,7 @@ from benchmarks import cifar, course, models, pipeline, system
 from benchmarks.isolate import ROOT, run_worker
 from benchmarks.report import Result, format_table, record, summary, write_record
 
+BACKENDS = ("tensorflow", "jax")
 SECTIONS = ("models", "cifar", "pipeline", "lessons", "grading", "make-test")
 DEFAULT_SECTIONS = ("models", "cifar", "pipeline", "lessons", "grading")
 RESULTS = ROOT / "benchmarks" / "results"
@@ -28,6 +29,39 @@ def parse_sections(text: str) -> list[str]:
     return [name for name in SECTIONS if name in chosen]
 
 
+def installed_backends() -> list[str]:
+    """The backends of ``BACKENDS`` whose framework is installed, in that order."""
+    import importlib.util
+
+    return [name for name in BACKENDS if importlib.util.find_spec(name) is not None]
+
+
+def parse_backends(text: str) -> list[str]:
+    """``"jax"`` -> ``["jax"]``; refuses backends that are unknown or not installed."""
+    chosen = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in BACKENDS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(
+            f"--backends takes a comma-separated list of {', '.join(BACKENDS)}; got {text!r}."
+        )
+    missing = [name for name in chosen if name not in installed_backends()]
+    if missing:
+        raise argparse.ArgumentTypeError(f"not installed here: {', '.join(missing)}.")
+    return chosen
+
+
+def parse_networks(text: str) -> list[str]:
+    """``"ResNet-20,plain-56"`` -> that list; refuses names the cifar section does not know."""
+    chosen = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in chosen if name not in cifar.NETWORKS]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(
+            f"--networks takes a comma-separated list of {', '.join(cifar.NETWORKS)}; "
+            f"got {text!r}."
+        )
+    return chosen
+
+
 def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
@@ -37,6 +71,15 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
         "--only", type=parse_sections, default=list(DEFAULT_SECTIONS),
         help=f"sections to run (default: {','.join(DEFAULT_SECTIONS)}; make-test only on request)",
     )
+    parser.add_argument(
+        "--backends", type=parse_backends, default=installed_backends(),
+        help="Keras backends to measure, the first also for models and pipeline (default: "
+             "those installed of tensorflow,jax)",
+    )
+    parser.add_argument(
+        "--networks", type=parse_networks, default=None,
+        help=f"CIFAR networks of the cifar section (default: all of {','.join(cifar.NETWORKS)})",
+    )
     parser.add_argument("--quick", action="store_true",
                         help="tiny settings (a smoke test, not a measurement)")
     parser.add_argument("--output", type=Path, default=RESULTS,
@@ -45,21 +88,27 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def probe_device() -> tuple[str, dict]:
-    """``("gpu" | "tpu" | "cpu", probe result)``, asked of a TensorFlow subprocess."""
-    outcome = run_worker("benchmarks.timing:probe", {}, backend="tensorflow", timeout=600)
+def probe_device(backend: str) -> tuple[str, dict]:
+    """``("gpu" | "tpu" | "cpu", probe result)``, asked of a ``backend`` subprocess."""
+    outcome = run_worker("benchmarks.timing:probe", {}, backend=backend, timeout=600)
     if not outcome.ok:
         return "cpu", {"error": outcome.error}
     return outcome.result["accelerator"], outcome.result
 
 
-def run_sections(sections: list[str], quick: bool, accelerator: str) -> list[Result]:
-    """Run the chosen sections in order, announcing each on stderr."""
+def run_sections(
+    sections: list[str], quick: bool, accelerator: str, backends: list[str] | None = None,
+    after_each: Callable[[list[Result]], None] | None = None,
+    networks: list[str] | None = None,
+) -> list[Result]:
+    """Run the chosen sections in order, announcing each on stderr; ``after_each`` gets the
+    results so far after every section (to record them before a long next one)."""
     results: list[Result] = []
+    backends = list(backends or BACKENDS)
     runners: dict[str, Callable[[], list[Result]]] = {
-        "models": lambda: models.run(quick, accelerator),
-        "cifar": lambda: cifar.run(quick, accelerator),
-        "pipeline": lambda: pipeline.run(quick, cifar.fastest_training(results)),
+        "models": lambda: models.run(quick, accelerator, backends[0]),
+        "cifar": lambda: cifar.run(quick, accelerator, tuple(backends), networks),
+        "pipeline": lambda: pipeline.run(quick, cifar.fastest_training(results), backends[0]),
         "lessons": course.lesson_results,
         "grading": course.grading_results,
         "make-test": course.make_test_results,
@@ -72,6 +121,8 @@ def run_sections(sections: list[str], quick: bool, accelerator: str) -> list[Res
         seconds = time.perf_counter() - start
         print(f"{format_table(section)}\nbenchmarks: {name} took {seconds:.0f} s",
               file=sys.stderr, flush=True)
+        if after_each is not None:
+            after_each(results)
     return results
 
 
@@ -80,21 +131,32 @@ def main(argv: list[str] | None = None) -> int:
     hardware = system.hardware()
     environment = {"started": system.now(), "hardware": hardware, "versions": system.versions(),
                    "load_average_at_start": system.load_average()}
-    accelerator, probe = probe_device()
+    if not options.backends:
+        raise SystemExit("benchmarks: neither TensorFlow nor JAX is installed.")
+    accelerator, probe = probe_device(options.backends[0])
     environment["device"] = probe
-    results = run_sections(options.only, options.quick, accelerator)
-    environment.update(finished=system.now(), load_average_at_end=system.load_average())
+    settings = {"sections": options.only, "quick": options.quick,
+                "backends": options.backends, "networks": options.networks,
+                "accelerator": accelerator}
+    stem = f"{system.today()}-{system.machine_slug(hardware)}"
+    stem += "-quick" if options.quick else ""
+
+    def save(results: list[Result]) -> Path | None:
+        """Write the record so far: a run stopped in a later section keeps the earlier ones."""
+        if options.no_record:
+            return None
+        environment.update(finished=system.now(), load_average_at_end=system.load_average())
+        return write_record(record(results, environment, settings), options.output, stem)
+
+    results = run_sections(options.only, options.quick, accelerator, options.backends, save,
+                           options.networks)
+    path = save(results)
     print(format_table(results))
     print(summary(results))
     print(f"load average (1, 5, 15 min) at start {environment['load_average_at_start']}, "
           f"at end {environment['load_average_at_end']}; {accelerator}, {hardware['cpu']}, "
           f"{hardware['cpu_cores']} cores")
-    if not options.no_record:
-        settings = {"sections": options.only, "quick": options.quick,
-                    "accelerator": accelerator}
-        stem = f"{system.today()}-{system.machine_slug(hardware)}"
-        stem += "-quick" if options.quick else ""
-        path = write_record(record(results, environment, settings), options.output, stem)
+    if path is not None:
         print(f"recorded in {path}")
     return 0
 

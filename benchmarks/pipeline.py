@@ -39,21 +39,26 @@ def measure(limit: int | None, batch_size: int, epochs: int) -> dict[str, Any]:
         start = time.perf_counter()
         images = sum(int(batch.shape[0]) for batch, _ in pipeline)
         seconds.append(time.perf_counter() - start)
+        if hasattr(pipeline, "on_epoch_end"):  # the NumPy engine reshuffles between epochs
+            pipeline.on_epoch_end()
     timed = seconds[1:] or seconds
     return {"images_per_second": images / float(np.median(timed)), "epoch_seconds": seconds,
             "images_per_epoch": images, "dataset": dataset.description,
+            "engine": type(pipeline).__name__,
             "batch_size": batch_size}
 
 
-def run(quick: bool, training: Result | None) -> list[Result]:
-    """Parent side: measure in a TensorFlow subprocess; compare with ``training`` (item 2)."""
+def run(quick: bool, training: Result | None, backend: str = "tensorflow") -> list[Result]:
+    """Parent side: measure in a subprocess (tf.data where TensorFlow is installed, else the
+    NumPy engine); compare with ``training`` (item 2)."""
     config = settings(quick)
-    outcome = run_worker("benchmarks.pipeline:measure", config, backend="tensorflow")
+    outcome = run_worker("benchmarks.pipeline:measure", config, backend=backend)
     note = outcome.error[:160] if outcome.error else ""
     if training is None and not note:
         note = "no training reference: run with --only cifar,pipeline"
     return [Result(
-        SECTION, f"training_pipeline, batch {config['batch_size']}, augmented",
+        SECTION, f"training_pipeline ({outcome.result.get('engine', '?')}), "
+        f"batch {config['batch_size']}, augmented",
         outcome.result.get("images_per_second"), "img/s",
         training.value if training else None,
         f"fastest training, {training.figure}" if training else "", GOAL, note=note,

@@ -96,6 +96,18 @@ def test_sections_are_selectable_and_make_test_is_only_run_on_request():
     assert arguments(["--only", "make-test"]).only == ["make-test"]
 
 
+def test_backends_and_networks_are_selectable_and_checked():
+    from benchmarks.__main__ import arguments, installed_backends, parse_backends, parse_networks
+
+    assert arguments([]).backends == installed_backends()
+    assert parse_backends("jax") == ["jax"]
+    with pytest.raises(argparse.ArgumentTypeError, match="got 'torch'"):
+        parse_backends("torch")
+    assert parse_networks("plain-56, ResNet-20") == ["plain-56", "ResNet-20"]
+    with pytest.raises(argparse.ArgumentTypeError, match="ResNet-20, ResNet-56, plain-20"):
+        parse_networks("ResNet-110")
+
+
 def _timed(jit, images_per_second, precision="float32"):
     return {"jit_compile": jit, "precision": precision, "images_per_second": images_per_second}
 
@@ -204,3 +216,4 @@ def test_quick_pipeline_benchmark_runs_end_to_end_and_writes_its_record(tmp_path
     assert document["environment"]["device"]["accelerator"] in ("cpu", "gpu", "tpu")
     assert document["environment"]["device"]["default"]["precision"]
     assert "training_pipeline" in capsys.readouterr().out
+    assert document["settings"]["backends"] == ["tensorflow", "jax"]
