@@ -73,7 +73,9 @@ def measure(
         keras.config.set_dtype_policy(policy)
         keras.utils.set_random_seed(0)
         model = cifar_resnet(depth, residual=residual)
-        timed.append(timing.time_training(model, images, labels, batch_size, windows, jit))
+        entry = timing.time_training(model, images, labels, batch_size, windows, jit)
+        # the policy's name ("mixed_bfloat16"), as the default is named, not the compute dtype
+        timed.append(dict(entry, precision=policy))
         keras.config.set_dtype_policy("float32")
     return {"timed": timed, "default": choices, "dataset": dataset,
             **timing.device_description()}

@@ -386,7 +386,9 @@ class ArrayPipeline(_py_dataset_base()):  # type: ignore[misc]
         super().__init__(workers=workers, max_queue_size=max_queue_size)
         self.images, self.labels = dataset.images, dataset.labels
         self.batch_size, self.augment, self.shuffle = batch_size, augment, shuffle
-        self.mean, self.std = (np.asarray(value, "float32") for value in statistics)
+        mean, std = (np.asarray(value, "float32") for value in statistics)
+        # (pixel / 255 - mean) / std as one multiply-add
+        self.scale, self.shift = 1.0 / (255.0 * std), -mean / std
         self.padding, self.seed, self.epoch = padding, seed, 0
         self.order = self._order()
 
@@ -402,11 +404,11 @@ class ArrayPipeline(_py_dataset_base()):  # type: ignore[misc]
         if not 0 <= index < len(self):
             raise IndexError(f"batch {index} of a pipeline of {len(self)} batches")
         chosen = self.order[index * self.batch_size:(index + 1) * self.batch_size]
-        images = self.images[chosen].astype("float32") / 255.0
-        if self.augment:
+        images = self.images[chosen]
+        if self.augment:  # zero padding of the raw image, as the tf.data engine pads 0.0
             rng = np.random.default_rng((self.seed, self.epoch, index))
             images = random_crop_and_flip(images, self.padding, rng)
-        return (images - self.mean) / self.std, self.labels[chosen]
+        return images.astype("float32") * self.scale + self.shift, self.labels[chosen]
 
     def on_epoch_end(self) -> None:
         self.epoch += 1
@@ -417,14 +419,19 @@ def random_crop_and_flip(
     images: np.ndarray, padding: int, rng: np.random.Generator
 ) -> np.ndarray:
     """Pad ``images (n, h, w, c)`` with ``padding`` zeros, crop each back to ``(h, w)`` at a
-    random offset and flip each left-right with probability 1/2 (He et al. 2016a, 4.2)."""
+    random offset and flip each left-right with probability 1/2 (He et al. 2016a, 4.2).
+
+    Any dtype; on the raw uint8 images it moves a quarter of the bytes of float32 (the
+    NumPy engine crops before it converts). A loop of slices beats one fancy-indexing gather
+    here (about 2.5x on CIFAR batches of 128).
+    """
     count, height, width, _ = images.shape
     padded = np.pad(images, ((0, 0), (padding, padding), (padding, padding), (0, 0)))
     top = rng.integers(0, 2 * padding + 1, size=count)
     left = rng.integers(0, 2 * padding + 1, size=count)
-    rows = top[:, None] + np.arange(height)[None, :]
-    columns = left[:, None] + np.arange(width)[None, :]
     flip = rng.random(count) < 0.5
-    columns[flip] = columns[flip, ::-1]
-    batch = np.arange(count)[:, None, None]
-    return padded[batch, rows[:, :, None], columns[:, None, :]]
+    cropped = np.empty_like(images)
+    for index in range(count):
+        crop = padded[index, top[index]:top[index] + height, left[index]:left[index] + width]
+        cropped[index] = crop[:, ::-1] if flip[index] else crop
+    return cropped
