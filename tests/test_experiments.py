@@ -86,5 +86,16 @@ def test_command_line_set_takes_python_literals_and_refuses_a_bare_key():
     assert bare.returncode == 2 and "expected KEY=VALUE" in bare.stderr
 
 
-def test_no_full_result_is_claimed_before_a_gpu_run_exists():
-    assert stored_result("degradation", "full") is None
+def test_every_stored_result_names_its_data_device_and_any_changed_settings():
+    from reslib.experiments._registry import RESULTS_DIR
+    from reslib.experiments.report import run_label
+
+    for path in sorted(RESULTS_DIR.glob("*.json")):
+        name, _, mode = path.stem.rpartition("-")
+        record = stored_result(name, mode)
+        assert record["experiment"] == name and record["mode"] == mode, path.name
+        assert record["dataset"] and record["environment"]["accelerator"], path.name
+        assert set(record["overrides"]) <= set(record["config"]), path.name
+        label = run_label(record)
+        assert all(f"{key}=" in label for key in record["overrides"]), label
+    assert stored_result("degradation", "no-such-mode") is None

@@ -34,11 +34,24 @@ def format_table(columns: list[str], rows: list[list[str]]) -> str:
     return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(line, widths)) for line in lines)
 
 
+def run_label(record: dict[str, Any]) -> str:
+    """``"full mode with epochs=20 on gpu (jax), 129 s"``: what kind of run a record is.
+
+    A run whose config was changed (``--set``) says so, so that a shortened run is never read
+    as the unmodified mode.
+    """
+    overrides = record.get("overrides") or {}
+    changed = ", ".join(f"{key}={value}" for key, value in overrides.items())
+    environment = record.get("environment", {})
+    where = f"{environment.get('accelerator', '?')} ({environment.get('backend', '?')})"
+    label = f"{record['mode']} mode" + (f" with {changed}" if changed else "")
+    return f"{label} on {where}, {record['wall_time_s']:.0f} s"
+
+
 def text_report(record: dict[str, Any]) -> str:
     """The claim, whether it held, the data, the per-model table and the paper's numbers."""
     lines = [
-        f"{record['experiment']} ({record['mode']} mode, lesson {record['lesson']}), "
-        f"{record['wall_time_s']} s",
+        f"{record['experiment']} ({run_label(record)}, lesson {record['lesson']})",
         f"claim: {record['claim']}",
         f"holds in this run: {'yes' if record.get('claim_holds') else 'NO'}",
         f"data: {record.get('dataset', 'not recorded')}",
