@@ -8,7 +8,14 @@ import pytest
 
 from reslib.data import load_dataset
 from reslib.models import cifar_resnet, transformer_classifier
-from reslib.training import TrainingConfig, WarmupSchedule, configure_precision, train
+from reslib.training import (
+    L2SGD,
+    TrainingConfig,
+    WarmupSchedule,
+    _make_optimizer,
+    configure_precision,
+    train,
+)
 
 
 @pytest.fixture(scope="module")
@@ -97,8 +104,44 @@ def test_configure_precision_keeps_float32_on_a_cpu():
         ({"epochs": 0}, "`epochs` must be a positive integer, got 0"),
         ({"milestones": (0.5, 1.5)}, r"`milestones` must be a number in \(0, 1\], got 1.5"),
         ({"warmup_epochs": 20, "epochs": 10}, r"`warmup_epochs` must lie in \[0, epochs=10\]"),
+        ({"weight_decay_style": "adamw"}, "`weight_decay_style` must be one of 'l2', 'decoupled'"),
     ],
 )
 def test_bad_settings_say_what_is_allowed(overrides, message):
     with pytest.raises(ValueError, match=message):
         TrainingConfig(**overrides)
+
+
+def _two_steps(optimizer: keras.optimizers.Optimizer) -> np.ndarray:
+    weight = keras.Variable(np.array([1.0, -2.0], "float32"))
+    for _ in range(2):
+        optimizer.apply_gradients([(np.zeros(2, "float32"), weight)])
+    return keras.ops.convert_to_numpy(weight)
+
+
+def test_l2_decay_enters_the_gradient_before_momentum_as_in_the_papers_frameworks():
+    # zero loss gradient: g = l2 * w. Step 1: v = -lr*l2*w0; step 2 adds momentum * v
+    lr, l2, momentum = 0.1, 0.5, 0.9
+    first = np.array([1.0, -2.0]) * (1 - lr * l2)
+    second = first - lr * l2 * first + momentum * (first - np.array([1.0, -2.0]))
+    np.testing.assert_allclose(_two_steps(L2SGD(lr, momentum=momentum, l2=l2)), second,
+                               rtol=1e-6)
+    decoupled = _two_steps(keras.optimizers.SGD(lr, momentum=momentum, weight_decay=l2))
+    np.testing.assert_allclose(decoupled, np.array([1.0, -2.0]) * (1 - lr * l2) ** 2, rtol=1e-6)
+
+
+def test_the_default_recipe_decays_as_he_et_al_and_decoupled_is_keras_sgd():
+    paper = _make_optimizer(TrainingConfig(), steps_per_epoch=10)
+    assert isinstance(paper, L2SGD) and paper.l2 == 1e-4 and not paper.weight_decay
+    keras_style = _make_optimizer(TrainingConfig(weight_decay_style="decoupled"), 10)
+    assert type(keras_style) is keras.optimizers.SGD and keras_style.weight_decay == 1e-4
+
+
+def test_l2sgd_survives_serialization_and_refuses_a_second_decay():
+    restored = keras.saving.deserialize_keras_object(
+        keras.saving.serialize_keras_object(L2SGD(0.1, momentum=0.9, l2=5e-4)))
+    assert isinstance(restored, L2SGD) and restored.l2 == 5e-4 and restored.momentum == 0.9
+    with pytest.raises(ValueError, match="leave `weight_decay` unset"):
+        L2SGD(0.1, weight_decay=1e-4)
+    with pytest.raises(ValueError, match="`l2` must be >= 0"):
+        L2SGD(0.1, l2=-1.0)
