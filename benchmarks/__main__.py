@@ -18,14 +18,19 @@ DEFAULT_SECTIONS = ("models", "cifar", "pipeline", "lessons", "grading")
 RESULTS = ROOT / "benchmarks" / "results"
 
 
+def comma_list(text: str, option: str, allowed: tuple[str, ...] | dict) -> list[str]:
+    """``"a, b"`` -> ``["a", "b"]``, each one of ``allowed``; else an argparse error naming them."""
+    chosen = [name.strip() for name in text.split(",") if name.strip()]
+    if not chosen or any(name not in allowed for name in chosen):
+        raise argparse.ArgumentTypeError(
+            f"{option} takes a comma-separated list of {', '.join(allowed)}; got {text!r}."
+        )
+    return chosen
+
+
 def parse_sections(text: str) -> list[str]:
     """``"models,cifar"`` -> ``["models", "cifar"]``, in the order of ``SECTIONS``."""
-    chosen = [name.strip() for name in text.split(",") if name.strip()]
-    unknown = [name for name in chosen if name not in SECTIONS]
-    if unknown or not chosen:
-        raise argparse.ArgumentTypeError(
-            f"--only takes a comma-separated list of {', '.join(SECTIONS)}; got {text!r}."
-        )
+    chosen = comma_list(text, "--only", SECTIONS)
     return [name for name in SECTIONS if name in chosen]
 
 
@@ -38,12 +43,7 @@ def installed_backends() -> list[str]:
 
 def parse_backends(text: str) -> list[str]:
     """``"jax"`` -> ``["jax"]``; refuses backends that are unknown or not installed."""
-    chosen = [name.strip() for name in text.split(",") if name.strip()]
-    unknown = [name for name in chosen if name not in BACKENDS]
-    if unknown or not chosen:
-        raise argparse.ArgumentTypeError(
-            f"--backends takes a comma-separated list of {', '.join(BACKENDS)}; got {text!r}."
-        )
+    chosen = comma_list(text, "--backends", BACKENDS)
     missing = [name for name in chosen if name not in installed_backends()]
     if missing:
         raise argparse.ArgumentTypeError(f"not installed here: {', '.join(missing)}.")
@@ -52,14 +52,7 @@ def parse_backends(text: str) -> list[str]:
 
 def parse_networks(text: str) -> list[str]:
     """``"ResNet-20,plain-56"`` -> that list; refuses names the cifar section does not know."""
-    chosen = [name.strip() for name in text.split(",") if name.strip()]
-    unknown = [name for name in chosen if name not in cifar.NETWORKS]
-    if unknown or not chosen:
-        raise argparse.ArgumentTypeError(
-            f"--networks takes a comma-separated list of {', '.join(cifar.NETWORKS)}; "
-            f"got {text!r}."
-        )
-    return chosen
+    return comma_list(text, "--networks", cifar.NETWORKS)
 
 
 def arguments(argv: list[str] | None = None) -> argparse.Namespace:

@@ -121,6 +121,17 @@ class TrainingHistory:
         seconds = self.epoch_seconds[1:] or self.epoch_seconds
         return float(self.train_images / np.median(seconds)) if seconds else float("nan")
 
+    def summary(self) -> dict[str, Any]:
+        """The per-epoch curves and the final figures an experiment records for one model:
+        ``train_loss``, ``train_error``, ``test_loss``, ``test_error`` (lists), ``final_*`` of
+        each (``None`` without test data), ``train_seconds`` and ``images_per_second``."""
+        curves = {"train_loss": self.train_loss, "train_error": self.train_error,
+                  "test_loss": self.test_loss, "test_error": self.test_error}
+        finals = {f"final_{name}": values[-1] if values else None
+                  for name, values in curves.items()}
+        return {**curves, **finals, "train_seconds": round(self.wall_time, 1),
+                "images_per_second": round(self.images_per_second, 1)}
+
     def as_dict(self) -> dict[str, Any]:
         """Everything, JSON-ready, including wall time and throughput."""
         result = asdict(self)

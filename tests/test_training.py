@@ -145,3 +145,14 @@ def test_l2sgd_survives_serialization_and_refuses_a_second_decay():
         L2SGD(0.1, weight_decay=1e-4)
     with pytest.raises(ValueError, match="`l2` must be >= 0"):
         L2SGD(0.1, l2=-1.0)
+
+
+def test_history_summary_has_the_curves_the_final_figures_and_the_speed():
+    from reslib.training import TrainingHistory
+
+    history = TrainingHistory("digits", 100, {}, "cpu", "float32", train_loss=[2.0, 1.0],
+                              train_error=[0.5, 0.25], epoch_seconds=[3.0, 1.0])
+    summary = history.summary()
+    assert summary["train_loss"] == [2.0, 1.0] and summary["final_train_error"] == 0.25
+    assert summary["final_test_error"] is None  # trained without test data
+    assert summary["train_seconds"] == 4.0 and summary["images_per_second"] == 100.0

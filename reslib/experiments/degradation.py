@@ -56,16 +56,7 @@ def run(
                 learning_rate=learning_rate, warmup_epochs=warmup_epochs, milestones=milestones,
                 seed=seed, progress=progress,
             )
-            models[label] = {
-                "parameters": model.count_params(),
-                "train_loss": history.train_loss,
-                "train_error": history.train_error,
-                "test_error": history.test_error,
-                "final_train_error": history.train_error[-1],
-                "final_test_error": history.test_error[-1],
-                "train_seconds": round(history.wall_time, 1),
-                "images_per_second": round(history.images_per_second, 1),
-            }
+            models[label] = {"parameters": model.count_params(), **history.summary()}
     shallow, deep = f"plain-{min(depths)}", f"plain-{max(depths)}"
     return {
         "dataset": train_set.description,

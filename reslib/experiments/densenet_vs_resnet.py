@@ -145,10 +145,7 @@ def train_pair(
         keras.utils.set_random_seed(seed)
         model = build()
         history = train(model, train_set, test_set, seed=seed, progress=progress, **recipe)
-        models[label] = {"parameters": _trainable(model), "train_loss": history.train_loss,
-                         "train_error": history.train_error, "test_loss": history.test_loss,
-                         "test_error": history.test_error,
-                         "train_seconds": round(history.wall_time, 1)}
+        models[label] = {"parameters": _trainable(model), **history.summary()}
     return {"dataset": train_set.description, "test_dataset": test_set.description,
             "models": models}
 

@@ -70,12 +70,7 @@ def _train_one(
         "depth": depth,
         "gate_bias": gate_bias,
         "parameters": model.count_params(),
-        "train_loss": history.train_loss,
-        "train_error": history.train_error,
-        "test_error": history.test_error,
-        "final_train_error": history.train_error[-1],
-        "final_test_error": history.test_error[-1],
-        "train_seconds": round(history.wall_time, 1),
+        **history.summary(),
     }
 
 

@@ -84,10 +84,7 @@ def run(
         history = train(model, train_set, test_set, epochs=epochs, batch_size=batch_size,
                         learning_rate=learning_rate, milestones=milestones, warmup_epochs=0.0,
                         seed=seed, progress=progress)
-        models[label] = {"parameters": model.count_params(), "train_loss": history.train_loss,
-                         "train_error": history.train_error, "test_loss": history.test_loss,
-                         "test_error": history.test_error,
-                         "train_seconds": round(history.wall_time, 1)}
+        models[label] = {"parameters": model.count_params(), **history.summary()}
     mean_loss = {label: float(np.mean(m["train_loss"])) for label, m in models.items()}
     return {
         "dataset": train_set.description,

@@ -137,16 +137,10 @@ def run(
             "norm": norm,
             "warmup_epochs": warmup_epochs,
             "parameters": model.count_params(),
-            "train_loss": history.train_loss,
-            "train_error": history.train_error,
-            "test_error": history.test_error,
+            **history.summary(),
             "learning_rate": history.learning_rate,
-            "final_train_loss": history.train_loss[-1],
-            "final_train_error": history.train_error[-1],
-            "final_test_error": history.test_error[-1],
             "stream_names": list(stream.names),
             "stream_norms": stream.norms.tolist(),
-            "train_seconds": round(history.wall_time, 1),
         }
     return {
         "dataset": train_set.description,

@@ -128,10 +128,7 @@ def _model_record(model: keras.Model, history: Any, lesions: Any) -> dict[str, A
     rises = np.asarray(lesions.errors) - lesions.baseline_error
     return {
         "parameters": model.count_params(),
-        "train_loss": history.train_loss,
-        "train_error": history.train_error,
-        "test_error": history.test_error,
-        "final_train_error": history.train_error[-1],
+        **history.summary(),
         "baseline_error": lesions.baseline_error,
         "baseline_loss": lesions.baseline_loss,
         "lesion_blocks": list(lesions.blocks),
@@ -141,7 +138,6 @@ def _model_record(model: keras.Model, history: Any, lesions: Any) -> dict[str, A
         "mean_error_rise": float(np.mean(rises)),
         "median_error_rise": float(np.median(rises)),
         "max_error_rise": float(np.max(rises)),
-        "train_seconds": round(history.wall_time, 1),
     }
 
 
