@@ -30,7 +30,7 @@ def measure(limit: int | None, batch_size: int, epochs: int) -> dict[str, Any]:
     """Child side: images/s of ``epochs - 1`` timed passes over the augmented pipeline."""
     import numpy as np
 
-    from reslib.data import load_dataset, training_pipeline
+    from reslib.data import ArrayPipeline, load_dataset, training_pipeline
 
     dataset = load_dataset("cifar10", "train", limit=limit)
     pipeline = training_pipeline(dataset, batch_size, augment=True, seed=0)
@@ -44,7 +44,7 @@ def measure(limit: int | None, batch_size: int, epochs: int) -> dict[str, Any]:
     timed = seconds[1:] or seconds
     return {"images_per_second": images / float(np.median(timed)), "epoch_seconds": seconds,
             "images_per_epoch": images, "dataset": dataset.description,
-            "engine": type(pipeline).__name__,
+            "engine": "numpy" if isinstance(pipeline, ArrayPipeline) else "tf.data",
             "batch_size": batch_size}
 
 
