@@ -20,6 +20,8 @@ from benchmarks.report import Goal, Result
 SECTION = "1. reslib vs keras.applications (training step)"
 PAIRS = {
     "ResNet-50": ("resnet50", "ResNet50"),
+    # like for like: reslib strides where keras.applications does (the first 1x1 convolution)
+    "ResNet-50, stride on 1x1": ("resnet50_stride_1x1", "ResNet50"),
     "ResNet-50 v2": ("resnet50v2", "ResNet50V2"),
     "DenseNet-121": ("densenet121", "DenseNet121"),
 }
@@ -45,6 +47,7 @@ def build(name: str, image_size: int) -> Any:
     shape = (image_size, image_size, 3)
     builders = {
         "resnet50": lambda: resnet(50, version=1, input_shape=shape),
+        "resnet50_stride_1x1": lambda: resnet(50, version=1, input_shape=shape, stride_on="1x1"),
         "resnet50v2": lambda: resnet(50, version=2, input_shape=shape),
         "densenet121": lambda: densenet(input_shape=shape),
     }

@@ -237,7 +237,12 @@ class BottleneckBlock(_ResNetBlock):
 
     Args:
         filters: channels of the bottleneck (64 in the first stage of ImageNet ResNet-50).
-        strides: stride of the 3x3 convolution and of the shortcut (ResNet v1.5 / torchvision).
+        strides: stride of the block's shortcut and of the convolution ``stride_on`` names.
+        stride_on: ``"3x3"`` (torchvision's "ResNet v1.5", the default) or ``"1x1"``: the
+            first 1x1 convolution strides, as in He et al.'s released Caffe models and
+            ``keras.applications.ResNet50``. Same parameters; "1x1" runs the 3x3 convolution at
+            a quarter of the positions (about 6% fewer FLOPs in ResNet-50), "3x3" sees every
+            input pixel and is about half a point more accurate on ImageNet.
         preact, residual, shortcut, zero_init_residual, kernel_initializer, kernel_regularizer,
             momentum, epsilon, drop_path, layer_scale, rezero: as for ``BasicBlock``.
         expansion: output channels are ``filters * expansion`` (4 in the paper).
@@ -261,8 +266,10 @@ class BottleneckBlock(_ResNetBlock):
         expansion: int = 4,
         groups: int = 1,
         width_per_group: int = 64,
+        stride_on: str = "3x3",
         **kwargs: Any,
     ) -> None:
+        self.stride_on = check.one_of("stride_on", stride_on, ("3x3", "1x1"))
         super().__init__(filters, strides=strides, **kwargs)
         self.expansion = check.positive_int("expansion", expansion)
         self.groups = check.positive_int("groups", groups)
@@ -280,15 +287,17 @@ class BottleneckBlock(_ResNetBlock):
         return self.filters * self.width_per_group // 64 * self.groups
 
     def _conv_specs(self) -> list[dict[str, Any]]:
+        first, middle = (self.strides, 1) if self.stride_on == "1x1" else (1, self.strides)
         return [
-            dict(filters=self.width, kernel_size=1),
-            dict(filters=self.width, kernel_size=3, strides=self.strides, groups=self.groups),
+            dict(filters=self.width, kernel_size=1, strides=first),
+            dict(filters=self.width, kernel_size=3, strides=middle, groups=self.groups),
             dict(filters=self.filters * self.expansion, kernel_size=1),
         ]
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update(
-            expansion=self.expansion, groups=self.groups, width_per_group=self.width_per_group
+            expansion=self.expansion, groups=self.groups, width_per_group=self.width_per_group,
+            stride_on=self.stride_on,
         )
         return config

@@ -124,6 +124,7 @@ def resnet(
     zero_init_residual: bool = False,
     name: str | None = None,
     drop_path: float = 0.0,
+    stride_on: str = "3x3",
 ) -> keras.Model:
     """The ImageNet ResNet-18/34/50/101/152 of He et al. 2016a, Table 1 (v1) or 2016b (v2).
 
@@ -153,6 +154,9 @@ def resnet(
         name: model name; default ``resnet{depth}`` (``resnet{depth}v2``, ``plain{depth}``).
         drop_path: the largest stochastic-depth rate, decayed linearly over the blocks as in
             ``cifar_resnet`` (Huang et al. 2016); timm's ResNets use e.g. 0.05 for ResNet-50.
+        stride_on: where a downsampling bottleneck strides: ``"3x3"`` (torchvision's v1.5) or
+            ``"1x1"`` (the paper's Caffe models, ``keras.applications.ResNet50``); see
+            ``BottleneckBlock``. Bottleneck depths only.
 
     Returns:
         A ``keras.Model`` mapping ``(batch, *input_shape)`` to ``(batch, classes)``.
@@ -168,12 +172,12 @@ def resnet(
     block, stage_sizes = IMAGENET_STAGES[depth]
     block_options: dict[str, Any] = {}
     if block == "bottleneck":
-        block_options = dict(groups=groups, width_per_group=width_per_group)
-    elif (groups, width_per_group) != (1, 64):
+        block_options = dict(groups=groups, width_per_group=width_per_group, stride_on=stride_on)
+    elif (groups, width_per_group, stride_on) != (1, 64, "3x3"):
         raise ValueError(
-            f"groups and width_per_group (ResNeXt) apply to bottleneck depths 50/101/152; "
-            f"ResNet-{depth} uses basic blocks, got groups={groups}, "
-            f"width_per_group={width_per_group}."
+            f"groups, width_per_group (ResNeXt) and stride_on apply to bottleneck depths "
+            f"50/101/152; ResNet-{depth} uses basic blocks, got groups={groups}, "
+            f"width_per_group={width_per_group}, stride_on={stride_on!r}."
         )
     preact = version == 2
 

@@ -65,6 +65,15 @@ def test_the_stride_sits_on_the_3x3_convolution_of_a_bottleneck():
     assert [conv.strides for conv in block.convs] == [(1, 1), (2, 2), (1, 1)]
 
 
+def test_stride_on_1x1_moves_the_stride_to_the_first_convolution_as_in_the_caffe_models(tmp_path):
+    block = BottleneckBlock(16, strides=2, stride_on="1x1")
+    assert block(random_inputs((1, 8, 8, 32))).shape == (1, 4, 4, 64)
+    assert [conv.strides for conv in block.convs] == [(2, 2), (1, 1), (1, 1)]
+    assert BottleneckBlock.from_config(block.get_config()).stride_on == "1x1"
+    with pytest.raises(ValueError, match="`stride_on` must be one of '3x3', '1x1'; got '7x7'"):
+        BottleneckBlock(16, stride_on="7x7")
+
+
 @pytest.mark.parametrize("block_class", [BasicBlock, BottleneckBlock])
 @pytest.mark.parametrize("preact", [False, True])
 def test_zero_init_residual_block_is_exactly_the_identity_at_init(block_class, preact):

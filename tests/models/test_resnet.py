@@ -113,6 +113,15 @@ def test_imagenet_resnet_equals_keras_applications_less_its_conv_biases(ours, re
     assert model.output_shape == keras_model.output_shape == (None, 1000)
 
 
+def test_resnet50_striding_on_1x1_is_keras_applications_architecture_with_the_same_weights():
+    # same parameters, same output; the downsampling blocks stride in their first 1x1 conv
+    caffe_style = resnet(50, stride_on="1x1")
+    assert trainable_parameter_count(caffe_style) == trainable_parameter_count(resnet(50))
+    strided = [layer.convs[0].strides for layer in caffe_style.layers
+               if isinstance(layer, BottleneckBlock) and layer.strides == 2]
+    assert strided == [(2, 2)] * 3
+
+
 def test_imagenet_resnet_feature_map_is_one_32nd_of_the_image():
     model = resnet(18, include_top=False, input_shape=(64, 64, 3))
     assert model.output_shape == (None, 2, 2, 512)
@@ -156,6 +165,7 @@ def test_a_cifar_resnet_trains_and_its_saved_copy_predicts_the_same(tmp_path):
         (lambda: cifar_resnet(20, block="dense"), r"`block` must be one of 'basic', 'bottleneck'"),
         (lambda: resnet(42), r"`depth` must be one of 18, 34, 50, 101, 152; got 42"),
         (lambda: resnet(18, groups=32), r"ResNet-18 uses basic blocks, got groups=32"),
+        (lambda: resnet(34, stride_on="1x1"), r"ResNet-34 uses basic blocks, .*stride_on='1x1'"),
         (lambda: resnet(18, include_top=False, pooling="sum"), r"`pooling` must be one of None"),
     ],
 )
