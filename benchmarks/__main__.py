@@ -11,8 +11,8 @@ from pathlib import Path
 from benchmarks import cifar, course, models, pipeline, system
 from benchmarks.isolate import ROOT, run_worker
 from benchmarks.report import Result, format_table, record, summary, write_record
+from benchmarks.system import BACKENDS, installed_backends
 
-BACKENDS = ("tensorflow", "jax")
 SECTIONS = ("models", "cifar", "pipeline", "lessons", "grading", "make-test")
 DEFAULT_SECTIONS = ("models", "cifar", "pipeline", "lessons", "grading")
 RESULTS = ROOT / "benchmarks" / "results"
@@ -32,13 +32,6 @@ def parse_sections(text: str) -> list[str]:
     """``"models,cifar"`` -> ``["models", "cifar"]``, in the order of ``SECTIONS``."""
     chosen = comma_list(text, "--only", SECTIONS)
     return [name for name in SECTIONS if name in chosen]
-
-
-def installed_backends() -> list[str]:
-    """The backends of ``BACKENDS`` whose framework is installed, in that order."""
-    import importlib.util
-
-    return [name for name in BACKENDS if importlib.util.find_spec(name) is not None]
 
 
 def parse_backends(text: str) -> list[str]:

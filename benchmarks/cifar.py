@@ -14,11 +14,11 @@ from typing import Any
 
 from benchmarks.isolate import run_worker
 from benchmarks.report import Goal, Result
+from benchmarks.system import BACKENDS
 
 SECTION = "2. CIFAR networks: backend x XLA x precision"
 NETWORKS = {"ResNet-20": (20, True), "ResNet-56": (56, True), "plain-20": (20, False),
             "plain-56": (56, False)}
-BACKENDS = ("tensorflow", "jax")
 DEFAULT_GOAL = Goal("ratio", ">=", 0.95, source="issue 8: the default is the fastest (5% noise)")
 
 

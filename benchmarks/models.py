@@ -16,6 +16,7 @@ from typing import Any
 
 from benchmarks.isolate import Outcome, run_worker
 from benchmarks.report import Goal, Result
+from benchmarks.system import installed_backends
 
 SECTION = "1. reslib vs keras.applications (training step)"
 PAIRS = {
@@ -142,12 +143,6 @@ def _rows(label: str, ours: Any, theirs: Any, config: dict[str, Any]) -> list[Re
     return rows
 
 
-def tensorflow_installed() -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec("tensorflow") is not None
-
-
 def run(quick: bool, accelerator: str, backend: str = "tensorflow") -> list[Result]:
     """Parent side: every pair, each model in its own subprocess."""
     config = settings(quick, accelerator)
@@ -160,7 +155,7 @@ def run(quick: bool, accelerator: str, backend: str = "tensorflow") -> list[Resu
             for name in (ours, theirs)
         ]
         rows = _rows(label, *outcomes, dict(config, backend=backend))
-        if tensorflow_installed():
+        if "tensorflow" in installed_backends():
             flops = run_worker("benchmarks.models:forward_flops",
                                {"names": [ours, theirs], "image_size": config["image_size"]})
         else:

@@ -39,7 +39,7 @@ def measure(limit: int | None, batch_size: int, epochs: int) -> dict[str, Any]:
         start = time.perf_counter()
         images = sum(int(batch.shape[0]) for batch, _ in pipeline)
         seconds.append(time.perf_counter() - start)
-        if hasattr(pipeline, "on_epoch_end"):  # the NumPy engine reshuffles between epochs
+        if isinstance(pipeline, ArrayPipeline):  # it reshuffles between epochs
             pipeline.on_epoch_end()
     timed = seconds[1:] or seconds
     return {"images_per_second": images / float(np.median(timed)), "epoch_seconds": seconds,

@@ -21,6 +21,17 @@ PACKAGES = (
 )
 
 
+BACKENDS = ("tensorflow", "jax")
+
+
+def installed_backends() -> list[str]:
+    """The backends of ``BACKENDS`` whose framework is installed, in that order (nothing is
+    imported: the parent process stays free of Keras)."""
+    import importlib.util
+
+    return [name for name in BACKENDS if importlib.util.find_spec(name) is not None]
+
+
 def cpu_model() -> str:
     """The CPU's model name from ``/proc/cpuinfo`` (Linux) or ``platform.processor()``."""
     try:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import keras
 import numpy as np
 
 from reslib import _validation as check
@@ -323,7 +324,7 @@ def training_pipeline(
     height = dataset.images.shape[1]
     padding = max(1, round(height / 8)) if padding is None else padding
     if engine == "auto":
-        engine = "tf.data" if _tensorflow_installed() else "numpy"
+        engine = "tf.data" if tensorflow_installed() else "numpy"
     settings = dict(batch_size=batch_size, augment=augment, shuffle=shuffle,
                     statistics=(mean, std), padding=padding, seed=seed)
     if engine == "numpy":
@@ -331,7 +332,8 @@ def training_pipeline(
     return _tf_data_pipeline(dataset, **settings)
 
 
-def _tensorflow_installed() -> bool:
+def tensorflow_installed() -> bool:
+    """Whether TensorFlow can be imported here (without importing it)."""
     import importlib.util
 
     return importlib.util.find_spec("tensorflow") is not None
@@ -362,18 +364,12 @@ def _tf_data_pipeline(
     return pipeline.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def _py_dataset_base() -> type:
-    import keras
-
-    return keras.utils.PyDataset
-
-
-class ArrayPipeline(_py_dataset_base()):  # type: ignore[misc]
+class ArrayPipeline(keras.utils.PyDataset):
     """``training_pipeline``'s NumPy engine: a ``keras.utils.PyDataset`` over an ImageDataset.
 
     The same augmentation as the tf.data engine (zero padding, random crop, random left-right
-    flip), vectorised over a batch. Batch ``i`` of epoch ``e`` depends only on ``(seed, e, i)``,
-    so worker threads (``workers=``) give the same batches as one thread.
+    flip), on the uint8 images before they are normalised. Batch ``i`` of epoch ``e`` depends
+    only on ``(seed, e, i)``, so worker threads (``workers=``) give the same batches as one.
 
     Yields ``(images (batch, height, width, channels) float32, labels (batch,))``.
     """
