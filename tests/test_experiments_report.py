@@ -22,6 +22,14 @@ def test_summary_rows_hold_one_row_per_model_with_its_scalar_results():
     assert rows == [["plain-20", "10", "0.6"], ["plain-56", "30", "0.7"]]
 
 
+def test_per_model_tables_are_found_under_the_names_lesson_07_gives_them():
+    for key in ("nets", "stacks", "options"):
+        record = {**{k: v for k, v in RECORD.items() if k != "models"}, key: RECORD["models"]}
+        assert summary_rows(record) == summary_rows(RECORD)
+        assert f"{key}:" in text_report(record)
+    assert summary_rows({**RECORD, "models": {"a": 1.0}}) == ([], [])
+
+
 def test_text_report_says_whether_the_claim_held_on_which_data_and_the_papers_numbers():
     text = text_report(RECORD)
     assert "holds in this run: yes" in text and "100 images" in text

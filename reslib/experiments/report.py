@@ -13,11 +13,25 @@ from typing import Any
 
 from reslib.experiments._registry import EXPERIMENTS
 
+TABLE_KEYS = ("models", "nets", "stacks", "options")
+"""Where records keep their per-model results, in the order they are looked for (lesson 07's
+experiments name them after what they compare: ``nets``, ``stacks``, ``options``)."""
+
+
+def per_model_results(record: dict[str, Any]) -> tuple[str, dict[str, dict[str, Any]]]:
+    """``(key, {name: results})``: the record's first ``TABLE_KEYS`` entry that maps names to
+    dicts of results; ``("", {})`` when it has none."""
+    for key in TABLE_KEYS:
+        table = record.get(key)
+        if isinstance(table, dict) and table and all(isinstance(v, dict) for v in table.values()):
+            return key, table
+    return "", {}
+
 
 def summary_rows(record: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     """``(columns, rows)``: one row per model with its scalar (number or bool) results."""
-    models = record.get("models", {})
-    if not isinstance(models, dict):
+    _, models = per_model_results(record)
+    if not models:
         return [], []
     scalars = [
         key for key in dict.fromkeys(k for m in models.values() for k in m)
@@ -56,9 +70,10 @@ def text_report(record: dict[str, Any]) -> str:
         f"holds in this run: {'yes' if record.get('claim_holds') else 'NO'}",
         f"data: {record.get('dataset', 'not recorded')}",
     ]
+    key, _ = per_model_results(record)
     columns, rows = summary_rows(record)
     if rows:
-        lines += ["", format_table(columns, rows)]
+        lines += ["", f"{key}:", format_table(columns, rows)]
     paper = {k: v for k, v in record.items() if k.startswith("paper")}
     for key, value in paper.items():
         lines += ["", f"{key}: {value}"]
@@ -91,8 +106,8 @@ def default_figures(record: dict[str, Any]) -> dict[str, Any]:
     """Training curves (error and loss) of the models that hold per-epoch histories."""
     from reslib.plots import training_curves
 
-    models = record.get("models", {})
-    trained = {name: m for name, m in models.items() if isinstance(m, dict) and m.get("train_loss")}
+    _, models = per_model_results(record)
+    trained = {name: m for name, m in models.items() if m.get("train_loss")}
     if not trained:
         return {}
     figures = {}
