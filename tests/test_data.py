@@ -48,6 +48,8 @@ def test_cifar10_images_are_channels_last_in_the_official_pixel_order():
 def test_cifar10_test_split_and_limit():
     test = load_dataset("cifar10", "test", limit=500, data_dir=CIFAR)
     assert len(test) == 500 and test.split == "test" and "first 500" in test.source
+    # copies, not views: the other 9,500 images (and the labels) are not kept alive
+    assert test.images.base is None and test.labels.base is None
 
 
 @needs_cifar

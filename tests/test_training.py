@@ -42,6 +42,14 @@ def test_training_a_resnet_on_digits_lowers_the_loss_and_names_the_data(digits):
     json.dumps(history.as_dict())  # JSON-ready for reslib/results
 
 
+def test_freed_memory_goes_back_to_the_system_where_glibc_can_return_it():
+    import platform
+
+    from reslib._memory import release_freed_memory
+
+    assert release_freed_memory() is (platform.libc_ver()[0] == "glibc")
+
+
 def test_step_schedule_divides_by_ten_at_half_and_three_quarters():
     schedule = WarmupSchedule(0.1, total_steps=100, schedule="step")
     rates = [float(keras.ops.convert_to_numpy(schedule(s))) for s in (0, 49, 50, 74, 75, 99)]
