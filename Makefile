@@ -43,7 +43,7 @@ test-binder: install
 	RESLIB_BINDER_TEST=1 $(BIN)/python -m pytest tests/notebooks/test_binder.py $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache
+	rm -rf $(VENV) $(BINDER_VENV) build dist *.egg-info .pytest_cache
 
 # Issue 8's benchmarks (tens of minutes on a CPU: run them on an otherwise idle machine). The
 # table is printed and recorded in benchmarks/results/<date>-<machine>.json. Select sections with
@@ -52,6 +52,20 @@ BENCH_ARGS ?=
 .PHONY: bench
 bench: install
 	KERAS_BACKEND=tensorflow $(BIN)/python -m benchmarks $(BENCH_ARGS)
+
+# The lessons' quick-mode time and kernel memory in the environment Binder builds: a virtual
+# environment from binder/requirements.txt (tensorflow-cpu, whose import alone is about 120 MiB
+# smaller than tensorflow's) plus binder/postBuild, recorded as <date>-<machine>-binder.json.
+BINDER_VENV ?= .binder-venv
+$(BINDER_VENV)/.installed: binder/requirements.txt
+	test -x $(BINDER_VENV)/bin/python || $(PYTHON) -m venv $(BINDER_VENV)
+	$(BINDER_VENV)/bin/python -m pip install -r binder/requirements.txt
+	touch $@
+
+.PHONY: bench-binder
+bench-binder: $(BINDER_VENV)/.installed
+	PATH="$(abspath $(BINDER_VENV))/bin:$$PATH" bash binder/postBuild   # this checkout's reslib
+	KERAS_BACKEND=tensorflow $(BINDER_VENV)/bin/python -m benchmarks --only lessons --label binder $(BENCH_ARGS)
 
 # The graded exercises (INSTRUCTORS.md): regenerate exercises/ from solutions/ with nbgrader, and
 # grade the simulated class on every exercise in a temporary course directory.

@@ -70,6 +70,9 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
                         help="tiny settings (a smoke test, not a measurement)")
     parser.add_argument("--output", type=Path, default=RESULTS,
                         help="directory of the JSON record (default: benchmarks/results)")
+    parser.add_argument("--label", default="",
+                        help="appended to the record's name, e.g. 'binder' for a run in the "
+                             "environment Binder builds (make bench-binder)")
     parser.add_argument("--no-record", action="store_true", help="print only, write no JSON")
     return parser.parse_args(argv)
 
@@ -121,11 +124,12 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("benchmarks: neither TensorFlow nor JAX is installed.")
     accelerator, probe = probe_device(options.backends[0])
     environment["device"] = probe
-    settings = {"sections": options.only, "quick": options.quick,
+    settings = {"sections": options.only, "quick": options.quick, "label": options.label,
                 "backends": options.backends, "networks": options.networks,
                 "accelerator": accelerator}
     stem = f"{system.today()}-{system.machine_slug(hardware)}"
     stem += "-quick" if options.quick else ""
+    stem += f"-{options.label}" if options.label else ""
 
     def save(results: list[Result]) -> Path | None:
         """Write the record so far: a run stopped in a later section keeps the earlier ones."""

@@ -31,7 +31,9 @@ from benchmarks.report import Goal, Result
 SECTION = "4. course budgets (quick mode, this machine)"
 LESSON_TIME_GOAL = Goal("value", "<=", 120, "s", "DESIGN.md: a lesson in about 2 min on 2 cores")
 FIRST_LESSON_TIME_GOAL = Goal("value", "<=", 150, "s", "helpers' note: lesson 01 at most ~2.5 min")
-MEMORY_GOAL = Goal("value", "<=", 2048, "MiB", "mybinder.org's 2 GB memory limit")
+MEMORY_GOAL = Goal("value", "<=", 1536, "MiB",
+                   "issue 6: about 1.5 GB, under mybinder.org's 2 GB (make bench-binder measures "
+                   "Binder's tensorflow-cpu environment)")
 QUICK_ENV = {"RESLIB_QUICK": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
 STUDENT = "benchmark_student"
 

@@ -16,8 +16,8 @@ from importlib import metadata
 from typing import Any
 
 PACKAGES = (
-    "reslib", "keras", "tensorflow", "jax", "jaxlib", "numpy", "nbclient", "nbgrader",
-    "ipykernel",
+    "reslib", "keras", "tensorflow", "tensorflow-cpu", "jax", "jaxlib", "numpy", "nbclient",
+    "nbgrader", "ipykernel",
 )
 
 
