@@ -42,6 +42,21 @@ def test_training_a_resnet_on_digits_lowers_the_loss_and_names_the_data(digits):
     json.dumps(history.as_dict())  # JSON-ready for reslib/results
 
 
+def test_build_optimizer_creates_the_slot_variables_before_fit_and_leaves_unbuilt_models():
+    from reslib.training import build_optimizer
+
+    model = small_resnet()
+    model.compile(optimizer=keras.optimizers.SGD(momentum=0.9), loss="mse")
+    build_optimizer(model)
+    assert model.optimizer.built
+    momenta = [v for v in model.optimizer.variables if "momentum" in v.path]
+    assert len(momenta) == len(model.trainable_variables)
+    unbuilt = keras.Sequential([keras.layers.Dense(2)])
+    unbuilt.compile(optimizer="adam", loss="mse")
+    build_optimizer(unbuilt)  # nothing to build yet: fit will
+    assert not unbuilt.optimizer.built
+
+
 def test_freed_memory_goes_back_to_the_system_where_glibc_can_return_it():
     import platform
 

@@ -19,6 +19,7 @@ from reslib.data import channel_statistics, load_dataset
 from reslib.diagnostics import Landscape, loss_landscape
 from reslib.experiments._registry import Experiment, register
 from reslib.experiments.deep_tricks import toy_resnet
+from reslib.training import build_optimizer
 
 NETS = {"with skips": True, "without skips": False}
 
@@ -94,6 +95,7 @@ def train_and_slice(
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
+    build_optimizer(model)  # eagerly: see reslib.training.build_optimizer
     history = model.fit(x, y, batch_size=batch_size, epochs=epochs, shuffle=True,
                         verbose=1 if progress else 0).history
     probe = (x[:probe_images], y[:probe_images])

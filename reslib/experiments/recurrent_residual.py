@@ -20,6 +20,7 @@ import numpy as np
 from reslib import _validation as check
 from reslib.experiments._registry import Experiment, register
 from reslib.layers import Residual
+from reslib.training import build_optimizer
 
 STACKS = {"residual": True, "plain": False}
 
@@ -95,6 +96,7 @@ def train_stack(
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
     )
+    build_optimizer(model)  # eagerly: see reslib.training.build_optimizer
     history = model.fit(data.inputs, data.targets, batch_size=batch_size, epochs=epochs,
                         shuffle=True, verbose=1 if progress else 0).history
     return {

@@ -19,6 +19,7 @@ import numpy as np
 from reslib import _validation as check
 from reslib.experiments._registry import Experiment, register
 from reslib.models import unet
+from reslib.training import build_optimizer
 
 # Ronneberger et al. 2015, section 4: ISBI 2012 EM segmentation (warping error 0.000353) and the
 # ISBI 2015 cell tracking challenge (mean IoU 0.9203 on PhC-U373, 0.7756 on DIC-HeLa).
@@ -122,6 +123,7 @@ def train_segmenter(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
     )
+    build_optimizer(model)  # eagerly: see reslib.training.build_optimizer
     history = model.fit(train.images, train.masks, batch_size=batch_size, epochs=epochs,
                         shuffle=True, verbose=1 if progress else 0).history
     recalibrate_batch_norm(model, train.images[:256])
