@@ -435,9 +435,9 @@ def build_optimizer(model: keras.Model) -> None:
     notebook that trains one model after another cannot afford on Binder. A model that is not
     built yet (no variables) is left for ``fit``.
     """
-    if model.optimizer is not None and model.built and model.trainable_variables:
-        if not model.optimizer.built:
-            model.optimizer.build(model.trainable_variables)
+    optimizer = model.optimizer
+    if optimizer is not None and not optimizer.built and model.built and model.trainable_variables:
+        optimizer.build(model.trainable_variables)
 
 
 def train(

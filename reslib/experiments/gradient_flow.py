@@ -27,7 +27,7 @@ from reslib.diagnostics import gradient_norms
 from reslib.experiments._registry import Experiment, register
 from reslib.layers.blocks import BasicBlock
 from reslib.models import cifar_resnet
-from reslib.training import WarmupSchedule, build_optimizer
+from reslib.training import WarmupSchedule
 
 
 def run(
@@ -112,7 +112,6 @@ def sgd_steps(
         optimizer=keras.optimizers.SGD(schedule, momentum=0.9, weight_decay=1e-4),
         loss=keras.losses.SparseCategoricalCrossentropy(), run_eagerly=True,
     )
-    build_optimizer(model)  # eagerly: see reslib.training.build_optimizer
     return [float(model.train_on_batch(x, y)) for _ in range(steps)]
 
 
