@@ -2,7 +2,8 @@
 
 He, Zhang, Ren and Sun, "Deep Residual Learning for Image Recognition", CVPR 2016 (He et al.
 2016a): section 4.1 ("Deeper Bottleneck Architectures", Fig. 5) replaces two 3x3 convolutions by
-1x1 (reduce), 3x3, 1x1 (expand); section 3.3 and Table 3 compare the shortcut options A, B, C.
+1x1 (reduce), 3x3, 1x1 (expand); section 3.3 defines the shortcut options and section 4.1
+(Table 3) compares A, B and C on ImageNet.
 
 Costs are counted twice: by formula (``basic_cost``, ``bottleneck_cost``) and from the kernels of
 the real ``reslib`` blocks (``counted_cost``); the two must agree. MACs are multiply-accumulates
@@ -16,16 +17,19 @@ from typing import Any
 
 import keras
 
+from reslib import papers
 from reslib.data import load_dataset
 from reslib.experiments._registry import Experiment, register
 from reslib.layers.blocks import BasicBlock, BottleneckBlock
 from reslib.models import cifar_resnet, resnet
 from reslib.training import train
 
-# He et al. 2016a, Table 1: multiply-adds of one 224x224 forward pass, in units of 1e9.
-PAPER_GIGA_MACS = {"resnet-34": 3.6, "resnet-50": 3.8}
-# He et al. 2016a, Table 3: ImageNet top-1 error (%, 10-crop) of ResNet-34 with options A, B, C.
-PAPER_RESNET34_TOP1 = {"A": 25.03, "B": 24.52, "C": 24.19}
+# He et al. 2016a, Table 1: multiply-adds of one 224x224 forward pass, in units of 1e9, and
+# Table 3: ImageNet top-1 error (%, 10-crop) of ResNet-34 with options A, B, C (views of
+# reslib.papers).
+PAPER_GIGA_MACS = papers.view({f"resnet-{d}": f"he2016a.table1.resnet-{d}.gflops"
+                               for d in (34, 50)})
+PAPER_RESNET34_TOP1 = papers.view({o: f"he2016a.table3.resnet-34-{o}.top1" for o in "ABC"})
 
 
 def conv_cost(kernel: int, channels_in: int, channels_out: int, height: int, width: int,

@@ -3,7 +3,8 @@ costs in memory.
 
 Huang, Liu, van der Maaten and Weinberger, "Densely Connected Convolutional Networks", CVPR 2017
 (Huang et al. 2017), Table 2: DenseNet-BC (L=100, k=12) has 0.8M parameters and 4.51% error on
-CIFAR-10 (augmented), ResNet-110 1.7M and 6.41%. Pleiss, Chen, Huang, Li, van der Maaten and
+CIFAR-10 (augmented), ResNet-110 1.7M and 6.41% (Huang et al. 2016's re-training of it;
+He et al. 2016a, Table 6, report 6.43%). Pleiss, Chen, Huang, Li, van der Maaten and
 Weinberger, "Memory-Efficient Implementation of DenseNets", 2017: a naive implementation keeps a
 new copy of the growing concatenation (and of its batch norm and ReLU) for every layer, so the
 feature maps held for the backward pass grow quadratically with the depth of a block; writing
@@ -20,6 +21,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from reslib import papers
 from reslib.data import load_dataset
 from reslib.experiments._registry import Experiment, register
 from reslib.experiments.preact import downsample
@@ -27,10 +29,12 @@ from reslib.layers.dense import DenseBlock
 from reslib.models import cifar_densenet, cifar_resnet
 from reslib.training import train
 
-# Huang et al. 2017, Table 2 (C10+, 50k augmented training images): parameters and test error.
+# Huang et al. 2017, Table 2 (C10+, 50k augmented training images): parameters and test error
+# (a view of reslib.papers).
 PAPER = {
-    "densenet-bc-100": {"params_millions": 0.8, "test_error_percent": 4.51},
-    "resnet-110": {"params_millions": 1.7, "test_error_percent": 6.41},
+    name: {"params_millions": papers.value(f"huang2017.table2.{name}.params"),
+           "test_error_percent": papers.value(f"huang2017.table2.{name}.error")}
+    for name in ("densenet-bc-100", "resnet-110")
 }
 
 

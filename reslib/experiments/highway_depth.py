@@ -16,6 +16,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from reslib import papers
 from reslib.data import channel_statistics, load_dataset
 from reslib.diagnostics import GateStatistics, gate_statistics
 from reslib.experiments._registry import Experiment, register
@@ -23,9 +24,11 @@ from reslib.models import highway_net
 from reslib.training import train
 
 # Srivastava et al. 2015, section 4.1: 50 units per highway layer against 71 per plain layer,
-# for about equal parameter counts.
-PAPER_WIDTHS = {"highway": 50, "plain": 71}
-PAPER_DEPTHS = (10, 20, 50, 100)
+# for about equal parameter counts; Fig. 1: nets of 10, 20, 50 and 100 layers (views of
+# reslib.papers).
+PAPER_WIDTHS = {"highway": int(papers.value("srivastava2015.highway_width")),
+                "plain": int(papers.value("srivastava2015.plain_width"))}
+PAPER_DEPTHS = tuple(int(papers.value(f"srivastava2015.fig1.depth-{i}")) for i in range(1, 5))
 
 
 def flattened_arrays(dataset: Any, statistics: tuple | None = None) -> tuple[np.ndarray, Any]:

@@ -1,7 +1,7 @@
 """Lesson 07: the loss landscape with and without skip connections (Li et al. 2018).
 
 Li, Xu, Taylor, Studer and Goldstein, "Visualizing the Loss Landscape of Neural Nets", NeurIPS
-2018, section 5 and Fig. 5: along random filter-normalised directions the loss of a deep ResNet
+2018, Fig. 5: along random filter-normalised directions the loss of a deep ResNet
 around its trained weights is smooth and nearly convex; without the skips, the landscape of the
 same deep network turns sharp and chaotic. A small deep net (``toy_resnet``: dense blocks with
 batch norm, on flattened CIFAR-10 crops) and its plain twin are trained alike, then sliced in 1-D

@@ -2,7 +2,7 @@
 
 Wu et al., "Google's Neural Machine Translation System: Bridging the Gap between Human and
 Machine Translation", 2016 (Wu et al. 2016), section 3.1 and Fig. 4: stacked LSTMs without
-residual connections train well up to about 4 layers, barely with 6 and poorly beyond 8; adding
+residual connections train well up to about 4 layers, barely with 6 and very poorly beyond 8; adding
 each LSTM layer's input to its output (``x_{l+1} = x_l + LSTM_l(x_l)``, from the third layer
 on) lets them train 8-layer encoders and decoders. Here a deep stack of LSTMs, with and without
 those connections, learns a *synthetic* sequence task generated here: recall the symbol seen a

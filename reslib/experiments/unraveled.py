@@ -1,7 +1,7 @@
 """Lesson 02: the unraveled view of residual networks (Veit, Wilber and Belongie, NeurIPS 2016).
 
 Written out, ``n`` residual blocks are ``2**n`` paths from input to output, ``C(n, k)`` of them
-through ``k`` blocks: a binomial distribution of path lengths. Veit et al. 2016 (section 4.2,
+through ``k`` blocks: a binomial distribution of path lengths. Veit et al. 2016 (section 4,
 Fig. 3) train a ResNet-110 on CIFAR-10 and delete one block at a time at test time: the error
 barely moves, except for the few blocks that downsample. Deleting one layer of a plain network
 (their VGG-15) breaks its only path, and the error goes to chance.
@@ -19,20 +19,25 @@ import keras
 import numpy as np
 
 from reslib import _validation as check
+from reslib import papers
 from reslib.data import ImageDataset, channel_statistics, load_dataset
 from reslib.diagnostics import lesion_study, path_lengths
 from reslib.experiments._registry import Experiment, register
 from reslib.models import cifar_resnet
 from reslib.training import train
 
-# Veit et al. 2016, section 4.2 and Fig. 3 (read off the figure, CIFAR-10 test error, %): the
-# intact ResNet-110, the same after deleting one block that does not downsample (mean and worst
-# case), and a plain VGG-15 after deleting any one layer (chance: 90%).
+# Veit et al. 2016, Fig. 3 (read off the figure, CIFAR-10 test error): the intact ResNet-110,
+# the same after deleting one block, and a plain VGG-15 after deleting any one layer (chance);
+# Fig. 6a: the path lengths. A view of reslib.papers, as text for the stored JSON.
+_BLOCKS = int(papers.value("veit2016.resnet-110.blocks"))
 PAPER = {
-    "resnet-110 intact": "about 7",
-    "resnet-110, one block deleted": "about 7 to 10 (downsampling blocks excepted)",
-    "vgg-15, one layer deleted": "about 90 (chance)",
-    "resnet-110 paths": "2**54, lengths binomial B(54, 1/2), 95% within 19 to 35 blocks",
+    "resnet-110 intact": papers.quote("veit2016.fig3.resnet_intact"),
+    "resnet-110, one block deleted": papers.quote("veit2016.fig3.resnet_one_deleted"),
+    "vgg-15, one layer deleted": papers.quote("veit2016.fig3.vgg_one_deleted") + " (chance)",
+    "resnet-110 paths": (
+        f"2**{_BLOCKS}, lengths binomial B({_BLOCKS}, 1/2), 95% within "
+        f"{papers.quote('veit2016.path_range_low')} to "
+        f"{papers.quote('veit2016.path_range_high')} blocks"),
 }
 
 
