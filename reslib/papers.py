@@ -37,6 +37,11 @@ REFERENCES: Mapping[str, str] = MappingProxyType({
                                "Networks for Biomedical Image Segmentation. MICCAI 2015.",
     "Wu et al. 2016": "Y. Wu et al. Google's Neural Machine Translation System: Bridging the Gap "
                       "between Human and Machine Translation. arXiv:1609.08144, 2016.",
+    "Bachlechner et al. 2020": "T. Bachlechner, B. P. Majumder, H. H. Mao, G. W. Cottrell, "
+                              "J. McAuley. ReZero is All You Need: Fast Convergence at Large "
+                              "Depth. arXiv:2003.04887, 2020.",
+    "Yang et al. 2019": "G. Yang, J. Pennington, V. Rao, J. Sohl-Dickstein, S. S. Schoenholz. A "
+                        "Mean Field Theory of Batch Normalization. ICLR 2019.",
     "Li et al. 2018": "H. Li, Z. Xu, G. Taylor, C. Studer, T. Goldstein. Visualizing the Loss "
                       "Landscape of Neural Nets. NeurIPS 2018.",
 })
@@ -144,9 +149,9 @@ def _numbers() -> dict[str, PaperNumber | PaperFinding]:
         "he2016a.cifar.warmup_iterations": n(
             400, "", he_a, "section 4.2", "length of ResNet-110's warm-up", approx=True),
         "he2016a.fig6.plain": f(
-            "plain-56 above plain-20 in training error over the whole run", he_a, "Fig. 6"),
+            "> 0 (left panel: plain-56 above plain-20 over the whole run)", he_a, "Fig. 6"),
         "he2016a.fig6.resnet": f(
-            "ResNet-56 below ResNet-20 in training error", he_a, "Fig. 6"),
+            "< 0 (middle panel: ResNet-56 below ResNet-20)", he_a, "Fig. 6"),
     })
     # He et al. 2016b, Table 3: CIFAR-10 test error (%), original (post-activation) against
     # pre-activation units, 50k augmented training images.
@@ -234,6 +239,11 @@ def _numbers() -> dict[str, PaperNumber | PaperFinding]:
             "chaotic, non-convex from 56 layers on", "Li et al. 2018", "Fig. 5"),
         "li2018.fig5.with_skips": f(
             "smooth and nearly convex at every depth", "Li et al. 2018", "Fig. 5"),
+        "bachlechner2020.identity_at_init": f(
+            "every block starts as the identity (Jacobian = I)", "Bachlechner et al. 2020",
+            "abstract"),
+        "yang2019.plain_bn_gradients": f(
+            "explode with depth at initialisation", "Yang et al. 2019", "abstract"),
         "xiong2020.post_ln_no_warmup": f(
             "trains badly at Adam's usual rates", "Xiong et al. 2020", "Fig. 2"),
         "xiong2020.post_ln_warmup": f(
