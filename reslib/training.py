@@ -27,6 +27,7 @@ from keras import ops
 
 from reslib import _validation as check
 from reslib._memory import release_freed_memory
+from reslib.logits import logits_model
 
 OPTIMIZERS = ("sgd", "adamw")
 WEIGHT_DECAY_STYLES = ("l2", "decoupled")
@@ -349,11 +350,6 @@ def _make_optimizer(config: TrainingConfig, steps_per_epoch: int) -> keras.optim
     return keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
 
 
-def _outputs_probabilities(model: keras.Model) -> bool:
-    activation = getattr(model.layers[-1], "activation", None)
-    return getattr(activation, "__name__", "") == "softmax"
-
-
 def _as_pipelines(train_data: Any, test_data: Any, batch_size: int, seed: int) -> tuple:
     """``(train, test, train_size, dataset_name)`` from ImageDatasets, tf.data or arrays."""
     from reslib.data import ImageDataset, channel_statistics, training_pipeline
@@ -451,7 +447,9 @@ def train(
 
     Args:
         model: a Keras classifier ``(batch, ...) -> (batch, classes)``, ending in a softmax
-            (reslib's builders' default) or in logits.
+            (reslib's builders' default) or in logits. Either way the loss is computed on its
+            float32 logits (``reslib.logits.logits_model``), which share its weights: ``model``
+            is trained in place and stays uncompiled.
         train_data: a ``reslib.data.ImageDataset`` (augmented and normalised as He et al.),
             a batched ``tf.data.Dataset`` of ``(images, labels)``, or a tuple of arrays.
         test_data: the same kind of thing, or ``None``.
@@ -473,15 +471,16 @@ def train(
     jit = config.jit_compile
     if jit == "auto":
         jit = device is not None or keras.backend.backend() == "jax"
-    model.compile(
+    # Fit the logits, on every backend: cross-entropy on clipped softmax probabilities gives no
+    # gradient to the examples it clips (reslib.logits). The trainer shares model's weights.
+    trainer = logits_model(model)
+    trainer.compile(
         optimizer=_make_optimizer(config, steps_per_epoch),
-        loss=keras.losses.SparseCategoricalCrossentropy(
-            from_logits=not _outputs_probabilities(model)
-        ),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         jit_compile=jit,
     )
-    build_optimizer(model)
+    build_optimizer(trainer)
     timer = _EpochTimer()
     callbacks: list[keras.callbacks.Callback] = [timer, _ErrorFromAccuracy()]
     if config.progress:
@@ -489,10 +488,10 @@ def train(
     fit_args: dict[str, Any] = dict(epochs=config.epochs, callbacks=callbacks, verbose=0)
     if isinstance(train_set, tuple):
         fit_args.update(batch_size=config.batch_size, shuffle=True)
-        logs = model.fit(*train_set, validation_data=test_set, **fit_args).history
+        logs = trainer.fit(*train_set, validation_data=test_set, **fit_args).history
     else:
         fit_args.update(shuffle=False)  # the pipeline shuffles
-        logs = model.fit(train_set, validation_data=test_set, **fit_args).history
+        logs = trainer.fit(train_set, validation_data=test_set, **fit_args).history
     release_freed_memory()
     return TrainingHistory(
         dataset=dataset,

@@ -36,5 +36,21 @@ def classifier_head(
         x = keras.layers.GlobalMaxPooling2D(name="pool")(x)
     if include_top:
         check.positive_int("classes", classes)
-        x = keras.layers.Dense(classes, activation=classifier_activation, name="classifier")(x)
+        x = classifier(x, classes, classifier_activation)
     return x
+
+
+def classifier(x: Any, classes: int, activation: Any) -> Any:
+    """The dense classifier ``(batch, features) -> (batch, classes)``, then its activation.
+
+    The dense layer (``"classifier"``) outputs the logits; the activation (``"predictions"``,
+    softmax by default, none for ``None``) is a separate float32 layer, as Keras advises under
+    mixed precision, so that ``reslib.logits.logits_model`` can train on the logits on every
+    backend. Under a mixed policy the classifier computes in float32 too, so the logits reach
+    the loss in float32.
+    """
+    mixed = keras.config.dtype_policy().name.startswith("mixed")
+    x = keras.layers.Dense(classes, name="classifier", dtype="float32" if mixed else None)(x)
+    if activation is None or activation == "linear":
+        return x
+    return keras.layers.Activation(activation, dtype="float32", name="predictions")(x)

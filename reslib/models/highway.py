@@ -14,6 +14,7 @@ import keras
 
 from reslib import _validation as check
 from reslib.layers.highway import Highway
+from reslib.models._heads import classifier
 
 
 def highway_net(
@@ -79,6 +80,6 @@ def highway_net(
         else:
             layer = keras.layers.Dense(width, name=f"plain{index}", **dense)
         x = layer(x)
-    outputs = keras.layers.Dense(classes, activation=classifier_activation, name="classifier")(x)
+    outputs = classifier(x, classes, classifier_activation)
     default_name = f"{'highway' if highway else 'plain'}{depth}_mlp"
     return keras.Model(inputs, outputs, name=name or default_name)

@@ -47,6 +47,7 @@ def cifar_resnet(
     kernel_regularizer: Any = None,
     name: str | None = None,
     drop_path: float = 0.0,
+    width: int = CIFAR_WIDTHS[0],
 ) -> keras.Model:
     """The CIFAR-10 ResNet of He et al. 2016a (v1) or 2016b (v2), or its plain twin.
 
@@ -76,6 +77,9 @@ def cifar_resnet(
         drop_path: the *largest* stochastic-depth rate, in [0, 1), with the linear decay rule
             of Huang et al. 2016 (eq. 4): block ``i`` of ``N`` drops its branch with probability
             ``drop_path * i / N``, so the last block has the full rate (0.5 in the paper).
+        width: filters of the first stage, doubled at each of the next two (the paper's 16:
+            16, 32, 64). Narrower nets keep the depth and the architecture at a fraction of
+            the cost (lesson 01's quick mode trains width 8 on a CPU).
 
     Returns:
         A ``keras.Model`` mapping ``(batch, *input_shape)`` to ``(batch, classes)`` (or to
@@ -91,16 +95,18 @@ def cifar_resnet(
     drop_path = check.rate("drop_path", drop_path)
     blocks_per_stage = _blocks_per_stage(depth, block)
     preact = version == 2
+    width = check.positive_int("width", width)
+    widths = (width, 2 * width, 4 * width)
 
     inputs = keras.Input(shape=input_shape)
     x = keras.layers.Conv2D(
-        CIFAR_WIDTHS[0], 3, padding="same", use_bias=False, kernel_initializer="he_normal",
+        width, 3, padding="same", use_bias=False, kernel_initializer="he_normal",
         kernel_regularizer=kernel_regularizer, name="stem_conv",
     )(inputs)
     if not preact:
         x = norm_relu(x, "stem")
     x = _stages(
-        x, BLOCKS[block], CIFAR_WIDTHS, (blocks_per_stage,) * 3, preact=preact,
+        x, BLOCKS[block], widths, (blocks_per_stage,) * 3, preact=preact,
         residual=residual, shortcut=shortcut, zero_init_residual=zero_init_residual,
         kernel_regularizer=kernel_regularizer, drop_path=drop_path,
     )

@@ -55,7 +55,7 @@ def test_cifar_resnet_stages_have_16_32_64_filters_at_32_16_8_pixels():
 def test_cifar_resnet_v2_ends_with_batch_norm_and_relu_before_pooling():
     model = cifar_resnet(20, version=2, block="basic")
     names = [layer.name for layer in model.layers]
-    assert names[-4:] == ["final_norm", "final_relu", "pool", "classifier"]
+    assert names[-5:] == ["final_norm", "final_relu", "pool", "classifier", "predictions"]
     assert all(
         layer.preact for layer in model.layers if isinstance(layer, (BasicBlock, BottleneckBlock))
     )
