@@ -58,8 +58,8 @@ def dense_block(layers: int = 4) -> Any:
 
     Huang et al. 2017, Fig. 1 and 2: layer ``ℓ`` (BN, ReLU, 3×3 convolution to ``k`` channels)
     takes the concatenation of the block's input and every earlier layer's output, so its input
-    has ``k_0 + (ℓ − 1) k`` channels; the transition (BN, 1×1 convolution, 2×2 average pooling)
-    joins two blocks. Lesson 04.
+    has ``k_0 + (ℓ − 1) k`` channels; the transition (BN, ReLU, 1×1 convolution, 2×2 average
+    pooling, as ``reslib.layers.Transition`` and the reference code) joins two blocks. Lesson 04.
     """
     canvas = Canvas()
     start = canvas.text(0.0, 0.0, "$x_0$")
@@ -87,15 +87,18 @@ def dense_block(layers: int = 4) -> Any:
         canvas.route([(previous.right[0], 0.0), box.left])
         canvas.text(box.right[0] + 0.2, -0.32, "$k$", size=8)
         previous, x = box, box.right[0] + 0.35
-    transition = canvas.box(x + 0.95, 0.0, "BN, conv 1×1,\navg pool 2×2", "other", w=1.3,
-                            h=0.5)
-    canvas.text(transition.x, -0.4, "transition")
+    transition = canvas.box(x + 1.05, 0.0, "BN, ReLU, conv 1×1,\navg pool 2×2", "other",
+                            w=1.5, h=0.5)
+    canvas.text(transition.x, -0.5, "transition:\n"
+                r"keeps $\lfloor\theta c\rfloor$ of $c$ channels")
     canvas.route([previous.right, transition.left])
     canvas.text(transition.right[0] + 0.3, 0.0, "next\nblock", ha="left")
     canvas.route([transition.right, (transition.right[0] + 0.25, 0.0)])
-    canvas.text(0.0, -0.8, f"a dense block of {layers} layers, growth rate $k$: each layer's "
+    canvas.text(0.0, -0.95, f"a dense block of {layers} layers, growth rate $k$: each layer's "
                 "input is the concatenation (C) of the block's input and all earlier outputs",
                 ha="left")
+    canvas.text(0.0, -1.25, r"DenseNet-B: $H_\ell$ = BN, ReLU, conv 1×1 ($4k$), BN, ReLU, "
+                r"conv 3×3 ($k$); DenseNet-BC also compresses, $\theta = 0.5$", ha="left")
     return canvas.figure()
 
 
