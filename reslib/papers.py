@@ -198,9 +198,9 @@ def _numbers() -> dict[str, PaperNumber | PaperFinding]:
         "srivastava2015.fig1.highway": f(
             "optimised well at every depth up to 100 layers", high, "Fig. 1"),
         "srivastava2015.gate_bias_example_1": n(
-            -1, "", high, "section 2.2", "an example negative initial transform-gate bias"),
+            -1, "", high, "section 2.2", "the milder example of a negative initial gate bias"),
         "srivastava2015.gate_bias_example_3": n(
-            -3, "", high, "section 2.2", "an example negative initial transform-gate bias"),
+            -3, "", high, "section 2.2", "the stronger example of a negative initial gate bias"),
         "srivastava2015.fig2.mnist_gate_bias": n(
             -2, "", high, "Fig. 2", "initial gate bias of the 50-layer MNIST highway net"),
         "srivastava2015.fig2.cifar100_gate_bias": n(
