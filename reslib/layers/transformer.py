@@ -6,10 +6,14 @@
   Transformer Architecture", ICML 2020 (Xiong et al. 2020): the pre-LN block,
   ``x + Sublayer(LN(x))``, whose gradients are well behaved at initialisation, so it trains
   without the learning-rate warm-up that the post-LN block needs.
+
+Masking follows Keras and keras-hub's ``TransformerEncoder``: padded keys are ignored, and the
+padding mask passes through the block to the layers after it (see ``TransformerBlock.call``).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -66,6 +70,14 @@ class TransformerBlock(keras.layers.Layer):
         epsilon: of the LayerNorms (1e-6, as in ViT and keras-hub).
         activation: of the feed-forward network's hidden layer.
 
+    Masking (as keras-hub's ``TransformerEncoder``): after ``Embedding(mask_zero=True)`` the
+    inputs carry a Keras mask; the attention then ignores the padded keys, and the same mask
+    comes out of the block, so a following block, ``GlobalAveragePooling1D`` or loss skips the
+    padding too. An explicit ``padding_mask`` and a custom ``attention_mask`` can be passed to
+    ``call``; all masks and ``causal`` are combined (a key is seen only where all allow it).
+    The outputs at real positions do not depend on padding appended after the sequence; the
+    outputs at padded positions are not meaningful.
+
     Input shape: ``(batch, sequence, d_model)`` with known ``d_model``.
     Output shape: the same.
 
@@ -101,6 +113,7 @@ class TransformerBlock(keras.layers.Layer):
         )
         self.epsilon = check.positive_number("epsilon", epsilon)
         self.activation = keras.activations.get(activation)
+        self.supports_masking = True  # the output keeps the inputs' padding mask
 
     def build(self, input_shape: tuple) -> None:
         if len(input_shape) != 3 or input_shape[-1] is None:
@@ -146,10 +159,33 @@ class TransformerBlock(keras.layers.Layer):
     def _dropout(self, name: str) -> keras.layers.Layer:
         return keras.layers.Dropout(self.dropout, name=name, dtype=self.dtype_policy)
 
-    def call(self, inputs: Any, training: bool | None = None) -> Any:
+    def call(
+        self,
+        inputs: Any,
+        padding_mask: Any | None = None,
+        attention_mask: Any | None = None,
+        training: bool | None = None,
+        mask: Any | None = None,
+    ) -> Any:
+        """Both residual sublayers, attention restricted by the masks.
+
+        Args:
+            inputs: ``(batch, sequence, d_model)``.
+            padding_mask: ``(batch, sequence)``, true (or 1) at real tokens and false (or 0)
+                at padding: no position attends to a padded key.
+            attention_mask: ``(batch, sequence, sequence)``; entry ``[b, i, j]`` says whether
+                position ``i`` may attend to position ``j``.
+            training: dropout and drop path are active only in training.
+            mask: the inputs' Keras mask, ``(batch, sequence)``; Keras passes it (from
+                ``Embedding(mask_zero=True)`` or ``Masking``) and it acts as a padding mask.
+
+        Returns:
+            ``(batch, sequence, d_model)``, carrying the inputs' Keras mask.
+        """
+        keep = attention_mask_for(inputs, padding_mask, attention_mask, mask)
         x = self._sublayer(
-            inputs, self._attend, self.attention_norm, self.attention_scale,
-            self.attention_drop_path, training,
+            inputs, functools.partial(self._attend, attention_mask=keep), self.attention_norm,
+            self.attention_scale, self.attention_drop_path, training,
         )
         return self._sublayer(
             x, self._feed_forward, self.feedforward_norm, self.feedforward_scale,
@@ -170,8 +206,10 @@ class TransformerBlock(keras.layers.Layer):
             return ops.add(x, scale_and_drop(branch(norm(x), training), scale, drop_path, training))
         return norm(ops.add(x, scale_and_drop(branch(x, training), scale, drop_path, training)))
 
-    def _attend(self, x: Any, training: bool | None) -> Any:
-        outputs = self.attention(x, x, use_causal_mask=self.causal, training=training)
+    def _attend(self, x: Any, training: bool | None, attention_mask: Any | None = None) -> Any:
+        outputs = self.attention(
+            x, x, attention_mask=attention_mask, use_causal_mask=self.causal, training=training
+        )
         return self.attention_dropout(outputs, training=training)
 
     def _feed_forward(self, x: Any, training: bool | None) -> Any:
@@ -197,6 +235,57 @@ class TransformerBlock(keras.layers.Layer):
             activation=keras.activations.serialize(self.activation),
         )
         return config
+
+
+def attention_mask_for(
+    inputs: Any,
+    padding_mask: Any | None = None,
+    attention_mask: Any | None = None,
+    keras_mask: Any | None = None,
+) -> Any | None:
+    """Merge padding masks and a custom attention mask into one boolean attention mask.
+
+    As keras-hub's ``merge_padding_and_attention_mask``, but every given mask counts (a logical
+    AND) instead of an explicit padding mask replacing the Keras mask.
+
+    Args:
+        inputs: the block's inputs ``(batch, sequence, d_model)`` (for the shape checks).
+        padding_mask, keras_mask: ``(batch, sequence)``, true at the keys that may be seen.
+        attention_mask: ``(batch, sequence, sequence)``, true where query ``i`` may see key ``j``.
+
+    Returns:
+        ``None`` when no mask is given, else a boolean ``(batch, 1 or sequence, sequence)``
+        mask for ``keras.layers.MultiHeadAttention(attention_mask=...)``.
+    """
+    sequence = inputs.shape[1]
+    keep = None
+    for name, key_mask in (("padding_mask", padding_mask), ("mask", keras_mask)):
+        if key_mask is None:
+            continue
+        _check_mask_shape(name, key_mask, (sequence,), "(batch, sequence)", inputs)
+        key_mask = ops.expand_dims(ops.cast(key_mask, "bool"), axis=1)
+        keep = key_mask if keep is None else ops.logical_and(keep, key_mask)
+    if attention_mask is not None:
+        _check_mask_shape("attention_mask", attention_mask, (sequence, sequence),
+                          "(batch, sequence, sequence)", inputs)
+        pairs = ops.cast(attention_mask, "bool")
+        keep = pairs if keep is None else ops.logical_and(keep, pairs)
+    return keep
+
+
+def _check_mask_shape(
+    name: str, mask: Any, expected: tuple, described: str, inputs: Any
+) -> None:
+    """A mask must have the rank of ``described`` and, where both are known, its lengths."""
+    shape = tuple(mask.shape)
+    fits = len(shape) == len(expected) + 1 and all(
+        got is None or want is None or got == want for got, want in zip(shape[1:], expected)
+    )
+    if not fits:
+        raise ValueError(
+            f"`{name}` must have shape {described} for inputs of shape "
+            f"{tuple(inputs.shape)}; got shape {shape}."
+        )
 
 
 @keras.saving.register_keras_serializable(package="reslib")
@@ -227,6 +316,7 @@ class PositionEmbedding(keras.layers.Layer):
         self.sequence_length = check.positive_int("sequence_length", sequence_length)
         self.initializer = keras.initializers.get(initializer)
         self.embeddings = None
+        self.supports_masking = True  # padded positions stay padded
 
     def build(self, input_shape: tuple) -> None:
         if len(input_shape) != 3 or input_shape[-1] is None:
@@ -234,19 +324,23 @@ class PositionEmbedding(keras.layers.Layer):
                 "PositionEmbedding expects inputs of shape (batch, sequence, d_model) with known "
                 f"d_model; got shape {tuple(input_shape)}."
             )
-        if input_shape[1] is not None and input_shape[1] > self.sequence_length:
-            raise ValueError(
-                f"PositionEmbedding(sequence_length={self.sequence_length}) cannot embed "
-                f"{input_shape[1]} positions (input shape {tuple(input_shape)}); raise "
-                "sequence_length."
-            )
+        self._check_length(input_shape)
         self.embeddings = self.add_weight(
             name="embeddings",
             shape=(self.sequence_length, input_shape[-1]),
             initializer=self.initializer,
         )
 
+    def _check_length(self, input_shape: tuple) -> None:
+        if input_shape[1] is not None and input_shape[1] > self.sequence_length:
+            raise ValueError(
+                f"PositionEmbedding(sequence_length={self.sequence_length}) cannot embed "
+                f"{input_shape[1]} positions (input shape {tuple(input_shape)}); raise "
+                "sequence_length."
+            )
+
     def call(self, inputs: Any) -> Any:
+        self._check_length(tuple(inputs.shape))  # a model built for any length gets one here
         shape = ops.shape(inputs)
         table = ops.convert_to_tensor(self.embeddings)
         positions = ops.slice(table, (0, 0), (shape[1], shape[2]))

@@ -1,5 +1,6 @@
 """Specification of reslib.layers.transformer: pre-LN and post-LN TransformerBlock, positions."""
 
+import keras
 import numpy as np
 import pytest
 from keras import ops
@@ -8,6 +9,7 @@ from reslib.layers.transformer import PositionEmbedding, TransformerBlock
 from tests.layer_checks import check_layer, random_inputs, trainable_parameter_count
 
 D_MODEL, HEADS, KEY_DIM, FF_DIM = 16, 2, 8, 32
+VOCAB = 20
 
 
 def block(**options):
@@ -113,6 +115,82 @@ def test_causal_output_at_t_ignores_later_tokens(causal):
         assert not np.allclose(y[:, : t + 1], y_changed[:, : t + 1], atol=1e-4)
 
 
+def masked_stack(norm: str, causal: bool) -> keras.Model:
+    """Embedding(mask_zero=True) -> two blocks -> (the sequence, pooled logits)."""
+    tokens = keras.Input((None,), dtype="int32")
+    x = keras.layers.Embedding(VOCAB, D_MODEL, mask_zero=True)(tokens)
+    for _ in range(2):  # the second block only sees the padding if the first passes the mask on
+        x = block(norm=norm, causal=causal)(x)
+    logits = keras.layers.Dense(3)(keras.layers.GlobalAveragePooling1D()(x))
+    return keras.Model(tokens, [x, logits])
+
+
+def padding_mask_of(lengths: tuple[int, ...], sequence: int) -> np.ndarray:
+    return np.arange(sequence)[None, :] < np.array(lengths)[:, None]
+
+
+# The shapes (2, 5, ...) and (2, 7, ...) are those of the tests above: on JAX every new shape
+# compiles every operation again.
+@pytest.mark.parametrize("norm, causal", [("pre", False), ("post", False), ("pre", True)])
+def test_padding_changes_neither_the_outputs_at_real_tokens_nor_the_pooled_logits(norm, causal):
+    model = masked_stack(norm, causal)
+    lengths = (5, 3)  # token 0 is padding: the first row of `short` has none
+    short = np.where(padding_mask_of(lengths, 5), np.arange(1, 6) * [[3], [7]] % VOCAB + 1, 0)
+    long = np.pad(short, ((0, 0), (0, 2))).astype("int32")
+    (short_sequences, short_logits), (long_sequences, long_logits) = (
+        [ops.convert_to_numpy(v) for v in model(tokens)] for tokens in (short, long)
+    )
+    np.testing.assert_allclose(long_logits, short_logits, rtol=1e-5, atol=1e-5)
+    for row, length in enumerate(lengths):
+        np.testing.assert_allclose(long_sequences[row, :length], short_sequences[row, :length],
+                                   rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_explicit_padding_mask_hides_the_padded_keys(causal):
+    x = random_inputs((2, 7, D_MODEL))  # the padding holds random vectors, not zeros
+    lengths = (5, 3)
+    layer = block(causal=causal)
+    y = ops.convert_to_numpy(layer(x, padding_mask=padding_mask_of(lengths, 7)))
+    shorter = ops.convert_to_numpy(layer(x[:, :5], padding_mask=padding_mask_of(lengths, 5)))
+    np.testing.assert_allclose(y[0, :5], ops.convert_to_numpy(layer(x[:, :5]))[0],
+                               rtol=1e-5, atol=1e-5)  # the first row, unpadded
+    np.testing.assert_allclose(y[1, :3], shorter[1, :3], rtol=1e-5, atol=1e-5)
+    if not causal:  # (a causal block never sees the keys after a real token anyway)
+        assert not np.allclose(ops.convert_to_numpy(layer(x))[1, :3], y[1, :3], atol=1e-4)
+
+
+def test_attention_mask_and_padding_mask_both_restrict_the_keys():
+    x = random_inputs((2, 7, D_MODEL))
+    segments = np.zeros((2, 7, 7))  # tokens 0-4 see only each other, tokens 5-6 only themselves
+    segments[:, :5, :5] = segments[:, 5:, 5:] = 1
+    layer = block(norm="post")
+    y = ops.convert_to_numpy(layer(x, attention_mask=segments))
+    np.testing.assert_allclose(y[:, :5], ops.convert_to_numpy(layer(x[:, :5])),
+                               rtol=1e-5, atol=1e-5)
+    padding_mask = padding_mask_of((4, 4), 7)  # token 4 is padding too
+    y = ops.convert_to_numpy(layer(x, padding_mask=padding_mask, attention_mask=segments))
+    expected = ops.convert_to_numpy(layer(x[:, :5], padding_mask=padding_mask[:, :5]))
+    np.testing.assert_allclose(y[:, :4], expected[:, :4], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "masks, message",
+    [
+        ({"padding_mask": np.ones((2, 5, 5))},
+         r"`padding_mask` must have shape \(batch, sequence\) for inputs of shape \(2, 5, 16\); "
+         r"got shape \(2, 5, 5\)"),
+        ({"padding_mask": np.ones((2, 4))}, r"`padding_mask` must .* got shape \(2, 4\)"),
+        ({"attention_mask": np.ones((2, 5))},
+         r"`attention_mask` must have shape \(batch, sequence, sequence\).* got shape \(2, 5\)"),
+        ({"attention_mask": np.ones((2, 5, 4))}, r"`attention_mask` .* got shape \(2, 5, 4\)"),
+    ],
+)
+def test_masks_of_the_wrong_shape_say_which_shape_is_expected(masks, message):
+    with pytest.raises(ValueError, match=message):
+        block()(random_inputs((2, 5, D_MODEL)), **masks)
+
+
 def test_position_embedding_returns_one_learned_vector_per_position():
     layer = PositionEmbedding(6)
     x = random_inputs((3, 4, 5))
@@ -126,7 +204,7 @@ def test_position_embedding_returns_one_learned_vector_per_position():
     [
         (lambda: block(norm="middle"), "`norm` must be one of 'pre', 'post'; got 'middle'"),
         (lambda: TransformerBlock(0, 8, 32), "`num_heads` must be a positive integer, got 0"),
-        (lambda: block(dropout=1.5), r"`dropout` must be a number in \[0, 1\), got 1.5"),
+        (lambda: block(dropout=1.5), r"`dropout` must be a (finite )?number in \[0, 1\), got 1.5"),
         (lambda: block(layer_scale=1e-5, rezero=True), "both scale the residual branch"),
         (lambda: PositionEmbedding(0), "`sequence_length` must be a positive integer, got 0"),
     ],
@@ -144,3 +222,11 @@ def test_inputs_must_be_sequences_of_known_width():
 def test_position_embedding_refuses_sequences_longer_than_its_table():
     with pytest.raises(ValueError, match=r"sequence_length=4\) cannot embed 6 positions"):
         PositionEmbedding(4)(random_inputs((1, 6, 3)))
+
+
+def test_position_embedding_of_any_length_refuses_longer_sequences_when_called():
+    inputs = keras.Input((None, 3))
+    model = keras.Model(inputs, PositionEmbedding(4)(inputs))
+    assert model(random_inputs((1, 4, 3))).shape == (1, 4, 3)
+    with pytest.raises(ValueError, match=r"sequence_length=4\) cannot embed 6 positions"):
+        model(random_inputs((1, 6, 3)))
