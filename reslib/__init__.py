@@ -5,7 +5,10 @@
 only, so they run on the TensorFlow, JAX and PyTorch backends.
 """
 
-from reslib import layers, models
+from reslib._quiet import native_stderr_filtered
+
+with native_stderr_filtered():  # TensorFlow's C++ start-up log, which ignores TF_CPP_MIN_LOG_LEVEL
+    from reslib import layers, models
 
 __version__ = "0.1.0"
 

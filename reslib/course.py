@@ -51,15 +51,18 @@ def setup(seed: int = 0, precision: str = "auto", verbose: bool = True) -> dict[
         ``{"python", "keras", "backend", "reslib", "device", "precision", "quick", "on_colab"}``.
     """
     from reslib import __version__
+    from reslib._quiet import native_stderr_filtered
     from reslib.training import accelerator, configure_precision
 
-    keras.utils.set_random_seed(seed)
+    with native_stderr_filtered():  # the first device query logs "no GPU" errors on a CPU
+        keras.utils.set_random_seed(seed)
+        device = accelerator() or "cpu"
     info = {
         "python": platform.python_version(),
         "keras": keras.__version__,
         "backend": keras.backend.backend(),
         "reslib": __version__,
-        "device": accelerator() or "cpu",
+        "device": device,
         "precision": configure_precision(precision),
         "quick": quick_mode(),
         "on_colab": "google.colab" in sys.modules,
