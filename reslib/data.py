@@ -73,6 +73,12 @@ class ImageDataset:
         """E.g. ``"CIFAR-10 train, 10,000 images (local copy, 1 of 5 training batches)"``."""
         return f"{TITLES[self.name]} {self.split}, {len(self):,} images ({self.source})"
 
+    @property
+    def title(self) -> str:
+        """The short form for figure titles and progress lines (``description`` says where the
+        data came from, once): e.g. ``"CIFAR-10, 1,000 train images"``."""
+        return f"{TITLES[self.name]}, {len(self):,} {self.split} images"
+
 
 def load_dataset(
     name: str = "cifar10",

@@ -9,6 +9,7 @@ dataset where the caller passes ``dataset`` (or the result carries one).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -28,8 +29,29 @@ def _figure(width: float = 6.4, height: float = 4.0) -> Any:
     return fig, ax
 
 
+_DESCRIPTION = re.compile(r"^(?P<name>.+?) (?P<split>train|test), (?P<size>[\d,]+) images"
+                          r"(?: \([^()]*\))?(?P<rest>.*)$")
+
+
+def short_dataset(description: str, limit: int = 60) -> str:
+    """A dataset's name and size for a figure title, without where it was read from.
+
+    ``reslib.data``'s descriptions name their source (a local path, a download), which is worth
+    printing once but too long for a title: ``"CIFAR-10 train, 1,000 images (local copy /data/...,
+    first 1,000)"`` becomes ``"CIFAR-10, 1,000 train images"``. Anything added after the source
+    (``", centre 16x16 crops"``) is kept; other text is cut before its first parenthesis and
+    shortened to ``limit`` characters.
+    """
+    match = _DESCRIPTION.match(description)
+    if match:
+        short = f"{match['name']}, {match['size']} {match['split']} images{match['rest']}"
+    else:
+        short = description.split(" (")[0]
+    return short if len(short) <= limit else short[: limit - 1].rstrip() + "…"
+
+
 def _title(text: str, dataset: str | None) -> str:
-    return f"{text} ({dataset})" if dataset else text
+    return f"{text}\n{short_dataset(dataset)}" if dataset else text
 
 
 def _check_labels(items: Sequence[Any], labels: Sequence[str], what: str) -> None:
@@ -50,7 +72,9 @@ def training_curves(
     """Training and test curves of several models: He et al. 2016a, Fig. 1, 4 and 6.
 
     As in the paper, dashed thin lines are training curves and solid bold lines test curves;
-    each model (e.g. plain-20, plain-56, ResNet-20, ResNet-56) gets one colour.
+    each model (e.g. plain-20, plain-56, ResNet-20, ResNet-56) gets one colour, named in a legend
+    beside the axes. Losses are drawn on a log axis, so that one diverging epoch (a first-epoch
+    loss of 1e6) does not flatten every other curve.
 
     Args:
         histories: one dict per model with per-epoch lists ``"train_<metric>"`` and/or
@@ -61,31 +85,39 @@ def training_curves(
         dataset: named in the title, e.g. ``"CIFAR-10, 10,000 training images"``.
     """
     _check_labels(histories, labels, "histories")
-    fig, ax = _figure()
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import MaxNLocator
+
+    fig, ax = _figure(7.2, 4.0)
     scale = 100.0 if metric == "error" else 1.0
-    drawn = 0
+    drawn, handles, smallest = 0, [], np.inf
     for index, (history, label) in enumerate(zip(histories, labels)):
         color = COLORS[index % len(COLORS)]
         for split, (style, width) in SPLITS.items():
             values = history.get(f"{split}_{metric}")
             if values is None:
                 continue
-            epochs = np.arange(1, len(values) + 1)
-            ax.plot(epochs, scale * np.asarray(values, dtype=float), linestyle=style,
-                    linewidth=width, color=color, label=f"{label} ({split})")
+            values = scale * np.asarray(values, dtype=float)
+            smallest = min(smallest, np.nanmin(values, initial=np.inf))
+            ax.plot(np.arange(1, len(values) + 1), values, linestyle=style, linewidth=width,
+                    color=color, label=f"{label} ({split})")
             drawn += 1
+        handles.append(Line2D([], [], color=color, linewidth=2.2, label=label))
     if not drawn:
         raise ValueError(
             f"No history holds 'train_{metric}' or 'test_{metric}'; their keys are "
             f"{sorted({key for history in histories for key in history})}."
         )
-    from matplotlib.ticker import MaxNLocator
-
+    log = metric == "loss" and smallest > 0
+    if log:
+        ax.set_yscale("log")
+    handles += [Line2D([], [], color="black", linestyle=style, linewidth=width, label=split)
+                for split, (style, width) in SPLITS.items()]
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
-    ax.set_ylabel("error (%)" if metric == "error" else metric)
+    ax.set_ylabel("error (%)" if metric == "error" else metric + (" (log scale)" if log else ""))
     ax.set_title(_title(f"Training (dashed) and test (bold) {metric}", dataset))
-    ax.legend(fontsize="small")
+    ax.legend(handles=handles, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 

@@ -32,6 +32,7 @@ def test_local_cifar10_copy_is_read_and_says_how_many_batches_it_found():
     assert train.images.dtype == np.uint8 and set(np.unique(train.labels)) == set(range(10))
     assert "1 of 5 training batches" in train.source
     assert train.description.startswith("CIFAR-10 train, 10,000 images")
+    assert train.title == f"CIFAR-10, {len(train):,} train images"  # for titles: no path
     assert train.class_names[:2] == ("airplane", "automobile")
 
 

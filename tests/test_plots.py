@@ -40,6 +40,42 @@ def test_training_curves_draw_dashed_train_and_bold_test_lines_per_model(tmp_pat
     assert lines[0].get_color() == lines[1].get_color() != lines[2].get_color()
 
 
+def test_training_curves_draw_losses_on_a_log_axis_so_one_diverging_epoch_does_not_flatten_them(
+    tmp_path,
+):
+    histories = [{"train_loss": [4e6, 2.0, 1.5]}, {"train_loss": [2.3, 2.1, 1.9]}]
+    ax = rendered(plots.training_curves(histories, ["plain-56", "plain-20"], metric="loss"),
+                  tmp_path)
+    assert ax.get_yscale() == "log" and ax.get_ylabel() == "loss (log scale)"
+    low, high = ax.get_ylim()
+    assert high > 4e6 and 0 < low < 1.5
+    errors = plots.training_curves([{"train_error": [0.9, 0.5]}], ["net"]).axes[0]
+    assert errors.get_yscale() == "linear"  # errors stay linear, in percent
+
+
+def test_training_curves_legend_names_each_model_once_beside_the_axes(tmp_path):
+    histories = [{"train_error": [0.6, 0.4], "test_error": [0.7, 0.5]}] * 4
+    labels = ["plain-20", "plain-56", "resnet-20", "resnet-56"]
+    fig = plots.training_curves(histories, labels)
+    ax = rendered(fig, tmp_path)
+    legend = ax.get_legend()
+    assert [text.get_text() for text in legend.get_texts()] == [*labels, "train", "test"]
+    assert legend.get_window_extent().x0 > ax.get_window_extent().x1  # not over the curves
+
+
+def test_titles_name_the_dataset_briefly_without_where_it_was_read_from(tmp_path):
+    description = ("CIFAR-10 train, 1,000 images (local copy /work/shared/data/"
+                   "cifar-10-batches-py, 1 of 5 training batches, first 1,000)")
+    assert plots.short_dataset(description) == "CIFAR-10, 1,000 train images"
+    assert plots.short_dataset(f"{description}, centre 16x16 crops") == (
+        "CIFAR-10, 1,000 train images, centre 16x16 crops")
+    assert plots.short_dataset("synthetic shapes (64 images of 32x32)") == "synthetic shapes"
+    assert len(plots.short_dataset("x" * 200)) == 60
+    ax = rendered(plots.training_curves([{"train_error": [0.5]}], ["net"], dataset=description),
+                  tmp_path)
+    assert ax.get_title().endswith("\nCIFAR-10, 1,000 train images") and "/" not in ax.get_title()
+
+
 def test_training_curves_say_which_keys_they_miss():
     with pytest.raises(ValueError, match=r"'train_loss' or 'test_loss'.*\['train_error'\]"):
         plots.training_curves([{"train_error": [0.5]}], ["net"], metric="loss")

@@ -47,7 +47,7 @@ def run(
         for depth in depths:
             label = f"{'resnet' if residual else 'plain'}-{depth}"
             if progress:
-                print(f"{label} on {train_set.description}")
+                print(f"{label} on {train_set.title}")
             keras.utils.set_random_seed(seed)
             model = cifar_resnet(
                 depth, residual=residual, input_shape=train_set.images.shape[1:],

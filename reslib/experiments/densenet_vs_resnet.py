@@ -145,7 +145,7 @@ def train_pair(
     models = {}
     for label, build in builders.items():
         if progress:
-            print(f"{label} on {train_set.description}")
+            print(f"{label} on {train_set.title}")
         keras.utils.set_random_seed(seed)
         model = build()
         history = train(model, train_set, test_set, seed=seed, progress=progress, **recipe)

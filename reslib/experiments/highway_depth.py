@@ -125,7 +125,7 @@ def run(
     for depth, bias in runs:
         label = model_label(depth, bias)
         if progress:
-            print(f"{label} on {train_set.description}")
+            print(f"{label} on {train_set.title}")
         layer_width = plain_width if bias is None else width
         model, models[label] = _train_one(depth, bias, layer_width, data, train_set,
                                           train_args, seed)

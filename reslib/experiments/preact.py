@@ -81,7 +81,7 @@ def run(
     models: dict[str, Any] = {}
     for version, label in VERSIONS.items():
         if progress:
-            print(f"ResNet-{depth} {label} on {train_set.description}")
+            print(f"ResNet-{depth} {label} on {train_set.title}")
         model = build(depth, version, train_set.images.shape[1:], len(train_set.class_names),
                       seed)
         history = train(model, train_set, test_set, epochs=epochs, batch_size=batch_size,

@@ -88,7 +88,7 @@ def run(
     for residual, net_depth in ((True, depth), (False, plain_depth)):
         label = f"{'resnet' if residual else 'plain'}-{net_depth}"
         if progress:
-            print(f"{label} on {train_set.description}")
+            print(f"{label} on {train_set.title}")
         keras.utils.set_random_seed(seed)
         model = cifar_resnet(net_depth, residual=residual, input_shape=train_set.images.shape[1:],
                              classes=len(train_set.class_names))
