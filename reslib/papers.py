@@ -25,6 +25,8 @@ REFERENCES: Mapping[str, str] = MappingProxyType({
                        "Networks. ECCV 2016.",
     "Huang et al. 2016": "G. Huang, Y. Sun, Z. Liu, D. Sedra, K. Weinberger. Deep Networks with "
                          "Stochastic Depth. ECCV 2016.",
+    "Xie et al. 2017": "S. Xie, R. Girshick, P. Dollar, Z. Tu, K. He. Aggregated Residual "
+                       "Transformations for Deep Neural Networks. CVPR 2017.",
     "Huang et al. 2017": "G. Huang, Z. Liu, L. van der Maaten, K. Weinberger. Densely Connected "
                          "Convolutional Networks. CVPR 2017.",
     "Srivastava et al. 2015": "R. K. Srivastava, K. Greff, J. Schmidhuber. Training Very Deep "
@@ -141,6 +143,7 @@ def _numbers() -> dict[str, PaperNumber | PaperFinding]:
         "he2016a.cifar.batch": n(128, "", he_a, "section 4.2", "mini-batch size on CIFAR-10"),
         "he2016a.cifar.learning_rate": n(
             0.1, "", he_a, "section 4.2", "initial learning rate on CIFAR-10"),
+        "he2016a.cifar.momentum": n(0.9, "", he_a, "section 4.2", "SGD momentum on CIFAR-10"),
         "he2016a.cifar.weight_decay": n(
             0.0001, "", he_a, "section 4.2", "weight decay on CIFAR-10"),
         "he2016a.cifar.warmup_learning_rate": n(
@@ -160,6 +163,13 @@ def _numbers() -> dict[str, PaperNumber | PaperFinding]:
             post, "%", he_b, "Table 3", f"CIFAR-10 test error, ResNet-{depth}, original unit")
         table[f"he2016b.table3.resnet-{depth}-preact.error"] = n(
             pre, "%", he_b, "Table 3", f"CIFAR-10 test error, ResNet-{depth}, pre-activation")
+    # He et al. 2016b, Table 4: parameters of the pre-activation CIFAR ResNets.
+    for depth, params in ((164, 1.7), (1001, 10.2)):
+        table[f"he2016b.table4.resnet-{depth}-preact.params"] = n(
+            params, "M", he_b, "Table 4", f"parameters of the pre-activation ResNet-{depth}")
+    # Xie et al. 2017, Table 1: ResNeXt-50 (32x4d) has about the parameters of ResNet-50.
+    table["xie2017.table1.resnext-50.params"] = n(
+        25.0, "M", "Xie et al. 2017", "Table 1", "parameters of ResNeXt-50 (32x4d)")
     dense, stoch = "Huang et al. 2017", "Huang et al. 2016"
     table.update({
         # Huang et al. 2017, Table 2 (C10+: CIFAR-10 with augmentation). Its ResNet-110 entry
