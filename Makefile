@@ -20,8 +20,11 @@ $(INSTALLED): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --no-deps -e .
 	touch $@
 
+# JupyterLab refuses to start as root (a container, a cloud VM) unless told --allow-root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: install
-	$(BIN)/jupyter lab --notebook-dir="$(CURDIR)" $(LAB_ARGS)
+	$(BIN)/jupyter lab --notebook-dir="$(CURDIR)" $(ALLOW_ROOT) $(LAB_ARGS)
 
 # TensorFlow (the course's backend) runs everything; layers, diagnostics and the small model
 # builders, and training run again on JAX. The ImageNet-size parameter counts (test_resnet.py,
