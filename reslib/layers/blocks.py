@@ -48,27 +48,29 @@ class _ResNetBlock(keras.layers.Layer):
         drop_path: float = 0.0,
         layer_scale: float | None = None,
         rezero: bool = False,
+        data_format: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.filters = check.positive_int("filters", filters)
         self.strides = check.positive_int("strides", strides)
-        self.preact = bool(preact)
-        self.residual = bool(residual)
+        self.preact = check.boolean("preact", preact)
+        self.residual = check.boolean("residual", residual)
         self.shortcut = check.one_of("shortcut", shortcut, SHORTCUT_MODES)
-        self.zero_init_residual = bool(zero_init_residual)
+        self.zero_init_residual = check.boolean("zero_init_residual", zero_init_residual)
         if self.zero_init_residual and not self.residual:
             raise ValueError(
                 "zero_init_residual=True needs residual=True: a plain block whose branch starts "
                 "at zero outputs zeros and blocks the signal."
             )
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.momentum = momentum
-        self.epsilon = epsilon
+        self.kernel_initializer = check.initializer("kernel_initializer", kernel_initializer)
+        self.kernel_regularizer = check.regularizer("kernel_regularizer", kernel_regularizer)
+        self.momentum = check.momentum("momentum", momentum)
+        self.epsilon = check.positive_number("epsilon", epsilon)
         self.drop_path, self.layer_scale, self.rezero = check_branch_options(
             drop_path, layer_scale, rezero, self.residual
         )
+        self.data_format = check.data_format("data_format", data_format)
         self.convs: list[keras.layers.Layer] = []
         self.norms: list[keras.layers.Layer] = []
         self.shortcut_layer: Shortcut | None = None
@@ -85,11 +87,8 @@ class _ResNetBlock(keras.layers.Layer):
         raise NotImplementedError
 
     def build(self, input_shape: tuple) -> None:
-        if len(input_shape) != 4 or input_shape[-1] is None:
-            raise ValueError(
-                f"{type(self).__name__} expects images of shape (batch, height, width, channels) "
-                f"with known channels; got shape {tuple(input_shape)}."
-            )
+        check.input_rank(type(self).__name__, input_shape, (4,), self.data_format)
+        axis = check.channel_axis(self.data_format)
         specs = self._conv_specs()
         shape = input_shape
         for index, spec in enumerate(specs, start=1):
@@ -103,10 +102,12 @@ class _ResNetBlock(keras.layers.Layer):
                     else fresh_initializer(self.kernel_initializer)
                 ),
                 kernel_regularizer=self.kernel_regularizer,
+                data_format=self.data_format,
                 name=f"conv{index}",
                 dtype=self.dtype_policy,
             )
             norm = keras.layers.BatchNormalization(
+                axis=axis,
                 momentum=self.momentum,
                 epsilon=self.epsilon,
                 gamma_initializer=(
@@ -133,15 +134,18 @@ class _ResNetBlock(keras.layers.Layer):
                 kernel_regularizer=self.kernel_regularizer,
                 momentum=self.momentum,
                 epsilon=self.epsilon,
+                data_format=self.data_format,
                 name="shortcut",
                 dtype=self.dtype_policy,
             )
             self.shortcut_layer.build(input_shape)
             self.branch_scale, self.drop_path_layer = make_branch_layers(
-                self.drop_path, self.layer_scale, self.rezero, shape, self.dtype_policy
+                self.drop_path, self.layer_scale, self.rezero, shape, self.dtype_policy,
+                axis=axis,
             )
 
     def call(self, inputs: Any, training: bool | None = None) -> Any:
+        check.float_inputs(type(self).__name__, inputs)
         hidden, shortcut_input = inputs, inputs
         last = len(self.convs) - 1
         for index, (conv, norm) in enumerate(zip(self.convs, self.norms)):
@@ -162,9 +166,13 @@ class _ResNetBlock(keras.layers.Layer):
         return hidden
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
+        first = self.data_format == "channels_first"
         spatial = tuple(
-            None if size is None else -(-size // self.strides) for size in input_shape[1:3]
+            None if size is None else -(-size // self.strides)
+            for size in (input_shape[2:4] if first else input_shape[1:3])
         )
+        if first:
+            return (input_shape[0], self.output_channels, *spatial)
         return (input_shape[0], *spatial, self.output_channels)
 
     def get_config(self) -> dict[str, Any]:
@@ -183,6 +191,7 @@ class _ResNetBlock(keras.layers.Layer):
             drop_path=self.drop_path,
             layer_scale=self.layer_scale,
             rezero=self.rezero,
+            data_format=self.data_format,
         )
         return config
 
@@ -212,9 +221,13 @@ class BasicBlock(_ResNetBlock):
         rezero: multiply the branch by a learned scalar that starts at 0 (``ReZero``,
             Bachlechner et al. 2020). Not with ``layer_scale``; none of the three with
             ``residual=False``. Order on the branch: scale, DropPath, then the addition.
+        data_format: ``"channels_last"`` or ``"channels_first"``; default (``None``) Keras'
+            ``keras.config.image_data_format()``. The weights are the same in both.
 
-    Input shape: ``(batch, height, width, channels)``.
-    Output shape: ``(batch, ceil(height / strides), ceil(width / strides), filters)``.
+    Input shape: ``(batch, height, width, channels)`` (channels-first:
+    ``(batch, channels, height, width)``).
+    Output shape: ``(batch, ceil(height / strides), ceil(width / strides), filters)``
+    (channels-first: ``(batch, filters, ceil(height / strides), ceil(width / strides))``).
 
     Example:
         >>> BasicBlock(32, strides=2)(keras.ops.ones((1, 8, 8, 16))).shape
@@ -244,14 +257,15 @@ class BottleneckBlock(_ResNetBlock):
             a quarter of the positions (about 6% fewer FLOPs in ResNet-50), "3x3" sees every
             input pixel and is about half a point more accurate on ImageNet.
         preact, residual, shortcut, zero_init_residual, kernel_initializer, kernel_regularizer,
-            momentum, epsilon, drop_path, layer_scale, rezero: as for ``BasicBlock``.
+            momentum, epsilon, drop_path, layer_scale, rezero, data_format: as for
+            ``BasicBlock``.
         expansion: output channels are ``filters * expansion`` (4 in the paper).
         groups: cardinality of the 3x3 convolution (ResNeXt); 1 for ResNet.
         width_per_group: channels per group of the 3x3 convolution at ``filters=64``; the inner
             width is ``filters * width_per_group // 64 * groups`` (torchvision's convention: 64
             with ``groups=1`` for ResNet, 4 with ``groups=32`` for ResNeXt-50 32x4d).
 
-    Input shape: ``(batch, height, width, channels)``.
+    Input shape: ``(batch, height, width, channels)`` (or channels-first, see ``BasicBlock``).
     Output shape: ``(batch, ceil(height / strides), ceil(width / strides), filters * expansion)``.
 
     Example:

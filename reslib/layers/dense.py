@@ -20,11 +20,14 @@ from reslib.layers._initializers import fresh_initializer
 
 
 def _check_images(layer: keras.layers.Layer, input_shape: tuple) -> None:
-    if len(input_shape) != 4 or input_shape[-1] is None:
-        raise ValueError(
-            f"{type(layer).__name__} expects images of shape (batch, height, width, channels) "
-            f"with known channels; got shape {tuple(input_shape)}."
-        )
+    check.input_rank(type(layer).__name__, input_shape, (4,), layer.data_format)
+
+
+def _with_channels(layer: keras.layers.Layer, shape: tuple, channels: int) -> tuple:
+    """``shape`` with its channel axis (per the layer's ``data_format``) set to ``channels``."""
+    if layer.data_format == "channels_first":
+        return (shape[0], channels, *shape[2:])
+    return (*shape[:-1], channels)
 
 
 class _DenseFamilyLayer(keras.layers.Layer):
@@ -39,14 +42,16 @@ class _DenseFamilyLayer(keras.layers.Layer):
         kernel_regularizer: Any = None,
         momentum: float = 0.9,
         epsilon: float = 1e-5,
+        data_format: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.dropout = check.rate("dropout", dropout)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.momentum = momentum
-        self.epsilon = epsilon
+        self.kernel_initializer = check.initializer("kernel_initializer", kernel_initializer)
+        self.kernel_regularizer = check.regularizer("kernel_regularizer", kernel_regularizer)
+        self.momentum = check.momentum("momentum", momentum)
+        self.epsilon = check.positive_number("epsilon", epsilon)
+        self.data_format = check.data_format("data_format", data_format)
         self.norms: list[keras.layers.Layer] = []
         self.convs: list[keras.layers.Layer] = []
         self.dropouts: list[keras.layers.Layer] = []
@@ -54,6 +59,7 @@ class _DenseFamilyLayer(keras.layers.Layer):
     def _add_unit(self, index: int, shape: tuple, filters: int, kernel_size: int) -> tuple:
         """Create and build BN-ReLU-Conv(-Dropout) number ``index``; return its output shape."""
         norm = keras.layers.BatchNormalization(
+            axis=check.channel_axis(self.data_format),
             momentum=self.momentum,
             epsilon=self.epsilon,
             name=f"norm{index}",
@@ -66,6 +72,7 @@ class _DenseFamilyLayer(keras.layers.Layer):
             use_bias=False,
             kernel_initializer=fresh_initializer(self.kernel_initializer),
             kernel_regularizer=self.kernel_regularizer,
+            data_format=self.data_format,
             name=f"conv{index}",
             dtype=self.dtype_policy,
         )
@@ -82,6 +89,7 @@ class _DenseFamilyLayer(keras.layers.Layer):
         return conv.compute_output_shape(shape)
 
     def _units(self, inputs: Any, training: bool | None) -> Any:
+        check.float_inputs(type(self).__name__, inputs)
         hidden = inputs
         for index, (norm, conv) in enumerate(zip(self.norms, self.convs)):
             hidden = conv(ops.relu(norm(hidden, training=training)))
@@ -97,6 +105,7 @@ class _DenseFamilyLayer(keras.layers.Layer):
             kernel_regularizer=keras.regularizers.serialize(self.kernel_regularizer),
             momentum=self.momentum,
             epsilon=self.epsilon,
+            data_format=self.data_format,
         )
         return config
 
@@ -117,9 +126,13 @@ class DenseLayer(_DenseFamilyLayer):
             data augmentation), 0 for none.
         kernel_initializer, kernel_regularizer: for every convolution (no biases, he_normal).
         momentum, epsilon: of every batch norm.
+        data_format: ``"channels_last"`` or ``"channels_first"``; default Keras'
+            ``keras.config.image_data_format()``.
 
-    Input shape: ``(batch, height, width, channels)``.
-    Output shape: ``(batch, height, width, growth_rate)``.
+    Input shape: ``(batch, height, width, channels)`` (channels-first:
+    ``(batch, channels, height, width)``).
+    Output shape: ``(batch, height, width, growth_rate)`` (channels-first:
+    ``(batch, growth_rate, height, width)``).
 
     Example:
         >>> DenseLayer(12)(keras.ops.ones((1, 8, 8, 24))).shape
@@ -135,7 +148,7 @@ class DenseLayer(_DenseFamilyLayer):
     ) -> None:
         super().__init__(**kwargs)
         self.growth_rate = check.positive_int("growth_rate", growth_rate)
-        self.bottleneck = bool(bottleneck)
+        self.bottleneck = check.boolean("bottleneck", bottleneck)
         self.bottleneck_width = check.positive_int("bottleneck_width", bottleneck_width)
 
     def build(self, input_shape: tuple) -> None:
@@ -149,7 +162,7 @@ class DenseLayer(_DenseFamilyLayer):
         return self._units(inputs, training)
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
-        return (*input_shape[:-1], self.growth_rate)
+        return _with_channels(self, tuple(input_shape), self.growth_rate)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
@@ -172,9 +185,10 @@ class DenseBlock(keras.layers.Layer):
         num_layers: ``L``, the number of ``DenseLayer``s.
         growth_rate: ``k``, the feature maps each layer adds.
         bottleneck, bottleneck_width, dropout, kernel_initializer, kernel_regularizer, momentum,
-            epsilon: passed to every ``DenseLayer``.
+            epsilon, data_format: passed to every ``DenseLayer``.
 
-    Input shape: ``(batch, height, width, c0)``.
+    Input shape: ``(batch, height, width, c0)`` (channels-first: ``(batch, c0, height, width)``,
+    and the output's channels come first too).
     Output shape: ``(batch, height, width, c0 + num_layers * growth_rate)``; the first ``c0``
     channels are the input, untouched.
 
@@ -194,23 +208,25 @@ class DenseBlock(keras.layers.Layer):
         kernel_regularizer: Any = None,
         momentum: float = 0.9,
         epsilon: float = 1e-5,
+        data_format: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.num_layers = check.positive_int("num_layers", num_layers)
         self.growth_rate = check.positive_int("growth_rate", growth_rate)
-        self.bottleneck = bool(bottleneck)
+        self.bottleneck = check.boolean("bottleneck", bottleneck)
         self.bottleneck_width = check.positive_int("bottleneck_width", bottleneck_width)
         self.dropout = check.rate("dropout", dropout)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.momentum = momentum
-        self.epsilon = epsilon
+        self.kernel_initializer = check.initializer("kernel_initializer", kernel_initializer)
+        self.kernel_regularizer = check.regularizer("kernel_regularizer", kernel_regularizer)
+        self.momentum = check.momentum("momentum", momentum)
+        self.epsilon = check.positive_number("epsilon", epsilon)
+        self.data_format = check.data_format("data_format", data_format)
         self.dense_layers: list[DenseLayer] = []
 
     def build(self, input_shape: tuple) -> None:
         _check_images(self, input_shape)
-        channels = input_shape[-1]
+        channels = input_shape[check.channel_axis(self.data_format)]
         for index in range(1, self.num_layers + 1):
             layer = DenseLayer(
                 self.growth_rate,
@@ -221,21 +237,26 @@ class DenseBlock(keras.layers.Layer):
                 kernel_regularizer=self.kernel_regularizer,
                 momentum=self.momentum,
                 epsilon=self.epsilon,
+                data_format=self.data_format,
                 name=f"layer{index}",
                 dtype=self.dtype_policy,
             )
-            layer.build((*input_shape[:-1], channels))
+            layer.build(_with_channels(self, tuple(input_shape), channels))
             channels += self.growth_rate
             self.dense_layers.append(layer)
 
     def call(self, inputs: Any, training: bool | None = None) -> Any:
-        features = inputs
+        check.float_inputs("DenseBlock", inputs)
+        features, axis = inputs, check.channel_axis(self.data_format)
         for layer in self.dense_layers:
-            features = ops.concatenate([features, layer(features, training=training)], axis=-1)
+            features = ops.concatenate([features, layer(features, training=training)], axis=axis)
         return features
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
-        return (*input_shape[:-1], input_shape[-1] + self.num_layers * self.growth_rate)
+        channels = input_shape[check.channel_axis(self.data_format)]
+        return _with_channels(
+            self, tuple(input_shape), channels + self.num_layers * self.growth_rate
+        )
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
@@ -249,6 +270,7 @@ class DenseBlock(keras.layers.Layer):
             kernel_regularizer=keras.regularizers.serialize(self.kernel_regularizer),
             momentum=self.momentum,
             epsilon=self.epsilon,
+            data_format=self.data_format,
         )
         return config
 
@@ -266,9 +288,12 @@ class Transition(_DenseFamilyLayer):
         dropout: rate of a dropout after the convolution, 0 for none.
         kernel_initializer, kernel_regularizer: for the convolution (no bias, he_normal).
         momentum, epsilon: of the batch norm.
+        data_format: ``"channels_last"`` or ``"channels_first"``; default Keras'
+            ``keras.config.image_data_format()``.
 
-    Input shape: ``(batch, height, width, channels)``.
-    Output shape: ``(batch, height // 2, width // 2, floor(channels * compression))``.
+    Input shape: ``(batch, height, width, channels)`` (or channels-first).
+    Output shape: ``(batch, height // 2, width // 2, floor(channels * compression))`` (or
+    channels-first).
 
     Example:
         >>> Transition(0.5)(keras.ops.ones((1, 8, 8, 24))).shape
@@ -286,16 +311,17 @@ class Transition(_DenseFamilyLayer):
 
     def build(self, input_shape: tuple) -> None:
         _check_images(self, input_shape)
-        filters = self.output_channels(input_shape[-1])
+        channels = input_shape[check.channel_axis(self.data_format)]
+        filters = self.output_channels(channels)
         if filters < 1:
             raise ValueError(
                 f"Transition with compression={self.compression} keeps floor("
-                f"{input_shape[-1]} * {self.compression}) = 0 of the input's {input_shape[-1]} "
+                f"{channels} * {self.compression}) = 0 of the input's {channels} "
                 "channels; raise compression or give it more channels."
             )
         shape = self._add_unit(1, input_shape, filters, 1)
         self.pool = keras.layers.AveragePooling2D(
-            2, strides=2, name="pool", dtype=self.dtype_policy
+            2, strides=2, data_format=self.data_format, name="pool", dtype=self.dtype_policy
         )
         self.pool.build(shape)
 
@@ -303,8 +329,15 @@ class Transition(_DenseFamilyLayer):
         return self.pool(self._units(inputs, training))
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
-        spatial = tuple(None if size is None else size // 2 for size in input_shape[1:3])
-        return (input_shape[0], *spatial, self.output_channels(input_shape[-1]))
+        first = self.data_format == "channels_first"
+        spatial = tuple(
+            None if size is None else size // 2
+            for size in (input_shape[2:4] if first else input_shape[1:3])
+        )
+        channels = self.output_channels(input_shape[check.channel_axis(self.data_format)])
+        if first:
+            return (input_shape[0], channels, *spatial)
+        return (input_shape[0], *spatial, channels)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

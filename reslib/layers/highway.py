@@ -14,7 +14,6 @@ A ResNet block is the gate-free special case ``y = H(x) + x``.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import keras
@@ -45,8 +44,11 @@ class Highway(keras.layers.Layer):
         kernel_size: size of the convolutions on images; unused on features.
         kernel_initializer, kernel_regularizer: for the kernels of ``H`` and ``T``.
         bias_initializer: for the bias of ``H`` (the gate's bias starts at ``gate_bias``).
+        data_format: of images, ``"channels_last"`` or ``"channels_first"``; default Keras'
+            ``keras.config.image_data_format()``; unused on features.
 
-    Input shape: ``(batch, units)`` or ``(batch, height, width, channels)``.
+    Input shape: ``(batch, units)`` or ``(batch, height, width, channels)`` (channels-first:
+    ``(batch, channels, height, width)``).
     Output shape: the input's shape.
 
     Example:
@@ -65,26 +67,26 @@ class Highway(keras.layers.Layer):
         kernel_initializer: Any = "he_normal",
         kernel_regularizer: Any = None,
         bias_initializer: Any = "zeros",
+        data_format: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        is_number = not isinstance(gate_bias, bool) and isinstance(gate_bias, (int, float))
-        if not is_number or not math.isfinite(gate_bias):
-            raise ValueError(f"`gate_bias` must be a finite real number, got {gate_bias!r}.")
-        self.activation = keras.activations.get(activation)
-        self.gate_bias = float(gate_bias)
+        self.activation = check.activation("activation", activation)
+        self.gate_bias = check.finite_number("gate_bias", gate_bias)
         self.kernel_size = check.positive_int("kernel_size", kernel_size)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.kernel_initializer = check.initializer("kernel_initializer", kernel_initializer)
+        self.kernel_regularizer = check.regularizer("kernel_regularizer", kernel_regularizer)
+        self.bias_initializer = check.initializer("bias_initializer", bias_initializer)
+        self.data_format = check.data_format("data_format", data_format)
         self.transform: keras.layers.Layer | None = None
         self.transform_gate: keras.layers.Layer | None = None
 
     def build(self, input_shape: tuple) -> None:
-        rank = check.channels_last_rank("Highway", input_shape, (2, 4))
-        self.transform = self._make(rank, input_shape[-1], "transform", self.bias_initializer)
+        rank = check.input_rank("Highway", input_shape, (2, 4), self.data_format)
+        units = input_shape[-1 if rank == 2 else check.channel_axis(self.data_format)]
+        self.transform = self._make(rank, units, "transform", self.bias_initializer)
         self.transform_gate = self._make(
-            rank, input_shape[-1], "transform_gate", keras.initializers.Constant(self.gate_bias)
+            rank, units, "transform_gate", keras.initializers.Constant(self.gate_bias)
         )
         self.transform.build(input_shape)
         self.transform_gate.build(input_shape)
@@ -100,13 +102,16 @@ class Highway(keras.layers.Layer):
         }
         if rank == 2:
             return keras.layers.Dense(units, **common)
-        return keras.layers.Conv2D(units, self.kernel_size, padding="same", **common)
+        return keras.layers.Conv2D(
+            units, self.kernel_size, padding="same", data_format=self.data_format, **common
+        )
 
     def gate(self, inputs: Any) -> Any:
         """The transform gate ``T(x) = sigmoid(W_T x + b_T)``, of the input's shape.
 
         Builds the layer on first use, so ``Highway().gate(x)`` works on a fresh layer.
         """
+        check.float_inputs("Highway", inputs)
         if not self.built:
             self.build(tuple(inputs.shape))
         return ops.sigmoid(self.transform_gate(inputs))
@@ -128,5 +133,6 @@ class Highway(keras.layers.Layer):
             kernel_initializer=keras.initializers.serialize(self.kernel_initializer),
             kernel_regularizer=keras.regularizers.serialize(self.kernel_regularizer),
             bias_initializer=keras.initializers.serialize(self.bias_initializer),
+            data_format=self.data_format,
         )
         return config

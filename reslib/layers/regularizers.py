@@ -62,7 +62,7 @@ class DropPath(keras.layers.Layer):
         super().__init__(**kwargs)
         self.rate = check.rate("rate", rate)
         self.mode = check.one_of("mode", mode, DROP_PATH_MODES)
-        self.seed = seed
+        self.seed = check.seed("seed", seed)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.supports_masking = True
 
@@ -102,8 +102,11 @@ class LayerScale(keras.layers.Layer):
 
     Args:
         init_value: the initial value of every entry of ``gamma``, a positive number.
+        axis: the channel axis, which ``gamma`` scales: -1 (channels-last, the default) or 1
+            (channels-first images).
 
-    Input shape: ``(batch, ..., channels)`` with known channels.
+    Input shape: ``(batch, ..., channels)`` (or ``(batch, channels, ...)`` with ``axis=1``)
+    with known channels.
     Output shape: the same.
 
     Example:
@@ -111,32 +114,37 @@ class LayerScale(keras.layers.Layer):
         (2, 4)
     """
 
-    def __init__(self, init_value: float = 1e-5, **kwargs: Any) -> None:
+    def __init__(self, init_value: float = 1e-5, axis: int = -1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.init_value = check.positive_number("init_value", init_value)
+        self.axis = check.one_of("axis", axis, (-1, 1))
         self.gamma = None
 
     def build(self, input_shape: tuple) -> None:
-        if len(input_shape) < 2 or input_shape[-1] is None:
+        if len(input_shape) < 2 or input_shape[self.axis] is None:
+            where = "(batch, ..., channels)" if self.axis == -1 else "(batch, channels, ...)"
             raise ValueError(
-                "LayerScale needs inputs of shape (batch, ..., channels) with known channels; "
-                f"got shape {tuple(input_shape)}."
+                f"LayerScale(axis={self.axis}) needs inputs of shape {where} with known "
+                f"channels; got shape {tuple(input_shape)}."
             )
         self.gamma = self.add_weight(
             name="gamma",
-            shape=(input_shape[-1],),
+            shape=(input_shape[self.axis],),
             initializer=keras.initializers.Constant(self.init_value),
         )
 
     def call(self, inputs: Any) -> Any:
-        return ops.multiply(inputs, ops.cast(self.gamma, inputs.dtype))
+        gamma = ops.cast(self.gamma, inputs.dtype)
+        if self.axis == 1:  # broadcast over the axes after the channels
+            gamma = ops.reshape(gamma, (-1,) + (1,) * (len(inputs.shape) - 2))
+        return ops.multiply(inputs, gamma)
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return tuple(input_shape)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
-        config.update(init_value=self.init_value)
+        config.update(init_value=self.init_value, axis=self.axis)
         return config
 
 
@@ -181,7 +189,7 @@ def check_branch_options(
     drop_path = check.rate("drop_path", drop_path)
     if layer_scale is not None:
         layer_scale = check.positive_number("layer_scale", layer_scale)
-    rezero = bool(rezero)
+    rezero = check.boolean("rezero", rezero)
     if layer_scale is not None and rezero:
         raise ValueError(
             f"layer_scale={layer_scale} and rezero=True both scale the residual branch; "
@@ -211,16 +219,17 @@ def make_branch_layers(
     branch_shape: tuple,
     dtype: Any,
     prefix: str = "",
+    axis: int = -1,
 ) -> tuple[keras.layers.Layer | None, DropPath | None]:
     """The built ``(scale, drop_path)`` layers of a block's branch options, ``None`` where off.
 
-    ``scale`` is a ``LayerScale`` (``layer_scale`` set) or a ``ReZero`` (``rezero``); the
-    ``DropPath`` is per-sample. Their names start with ``prefix``; they are built for
-    ``branch_shape`` so that a ``.keras`` file finds their variables.
+    ``scale`` is a ``LayerScale`` on the channel ``axis`` (``layer_scale`` set) or a ``ReZero``
+    (``rezero``); the ``DropPath`` is per-sample. Their names start with ``prefix``; they are
+    built for ``branch_shape`` so that a ``.keras`` file finds their variables.
     """
     scale: keras.layers.Layer | None = None
     if layer_scale is not None:
-        scale = LayerScale(layer_scale, name=f"{prefix}layer_scale", dtype=dtype)
+        scale = LayerScale(layer_scale, axis=axis, name=f"{prefix}layer_scale", dtype=dtype)
     elif rezero:
         scale = ReZero(name=f"{prefix}rezero", dtype=dtype)
     drop = DropPath(drop_path, name=f"{prefix}drop_path", dtype=dtype) if drop_path > 0 else None

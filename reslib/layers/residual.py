@@ -44,6 +44,9 @@ class Residual(keras.layers.Layer):
         rezero: multiply the branch by a learned scalar that starts at 0 (``ReZero``,
             Bachlechner et al. 2020), so the block starts as the identity. Not with
             ``layer_scale``; none of the three with ``residual=False``.
+        data_format: where the channels of a sequence or image are, for a projection or
+            option-A shortcut and a LayerScale: ``"channels_last"`` or ``"channels_first"``;
+            default Keras' ``keras.config.image_data_format()``.
 
     Input shape: whatever ``branch`` accepts, ``(batch, ..., channels)``.
     Output shape: the branch's output shape; the shortcut's output must have the same shape,
@@ -64,22 +67,20 @@ class Residual(keras.layers.Layer):
         drop_path: float = 0.0,
         layer_scale: float | None = None,
         rezero: bool = False,
+        data_format: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        if not isinstance(branch, keras.layers.Layer):
-            raise ValueError(
-                f"`branch` must be a Keras layer or model, got {type(branch).__name__}: {branch!r}."
-            )
+        self.branch = check.layer("branch", branch)
         if not isinstance(shortcut, keras.layers.Layer):
-            check.one_of("shortcut", shortcut, SHORTCUT_MODES)
-        self.branch = branch
+            shortcut = check.one_of("shortcut", shortcut, SHORTCUT_MODES)
         self.shortcut = shortcut
-        self.activation = keras.activations.get(activation)
-        self.residual = bool(residual)
+        self.activation = check.activation("activation", activation)
+        self.residual = check.boolean("residual", residual)
         self.drop_path, self.layer_scale, self.rezero = check_branch_options(
             drop_path, layer_scale, rezero, self.residual
         )
+        self.data_format = check.data_format("data_format", data_format)
         self.shortcut_layer: keras.layers.Layer | None = None  # built from `shortcut`
         self.branch_scale: keras.layers.Layer | None = None
         self.drop_path_layer: keras.layers.Layer | None = None
@@ -101,18 +102,23 @@ class Residual(keras.layers.Layer):
                 "Make the branch keep the input's shape, or use shortcut='B' (a projection) or 'A'."
             )
         self.branch_scale, self.drop_path_layer = make_branch_layers(
-            self.drop_path, self.layer_scale, self.rezero, branch_shape, self.dtype_policy
+            self.drop_path, self.layer_scale, self.rezero, branch_shape, self.dtype_policy,
+            axis=self._channel_axis(len(branch_shape)),
         )
+
+    def _channel_axis(self, rank: int) -> int:
+        return 1 if rank > 2 and self.data_format == "channels_first" else -1
 
     def _make_shortcut(self, input_shape: tuple, branch_shape: tuple) -> keras.layers.Layer:
         if isinstance(self.shortcut, keras.layers.Layer):
             return self.shortcut
         if self.shortcut == "identity":  # a mismatch is reported by build(), naming both shapes
             return Shortcut("identity", name="shortcut", dtype=self.dtype_policy)
-        strides = _stride_between(input_shape, branch_shape)
+        axis = self._channel_axis(len(branch_shape))
+        strides = _stride_between(input_shape, branch_shape, axis)
         return Shortcut(
-            self.shortcut, filters=branch_shape[-1], strides=strides, name="shortcut",
-            dtype=self.dtype_policy,
+            self.shortcut, filters=branch_shape[axis], strides=strides,
+            data_format=self.data_format, name="shortcut", dtype=self.dtype_policy,
         )
 
     def call(self, inputs: Any, training: bool | None = None) -> Any:
@@ -138,6 +144,7 @@ class Residual(keras.layers.Layer):
             drop_path=self.drop_path,
             layer_scale=self.layer_scale,
             rezero=self.rezero,
+            data_format=self.data_format,
         )
         return config
 
@@ -159,9 +166,10 @@ def _output_shape(layer: keras.layers.Layer, input_shape: tuple) -> tuple:
         return tuple(spec.shape)
 
 
-def _stride_between(input_shape: tuple, output_shape: tuple) -> int:
+def _stride_between(input_shape: tuple, output_shape: tuple, channel_axis: int = -1) -> int:
     """The spatial subsampling factor that turns ``input_shape`` into ``output_shape``."""
-    sizes = [(i, o) for i, o in zip(input_shape[1:-1], output_shape[1:-1]) if i and o]
+    spatial = slice(2, None) if channel_axis == 1 else slice(1, -1)
+    sizes = [(i, o) for i, o in zip(input_shape[spatial], output_shape[spatial]) if i and o]
     if len(input_shape) != len(output_shape) or not sizes:
         return 1
     strides = {-(-i // o) for i, o in sizes}

@@ -26,7 +26,7 @@ SHORTCUT_MODES = ("identity", "A", "B", "C")
 
 @keras.saving.register_keras_serializable(package="reslib")
 class Shortcut(keras.layers.Layer):
-    """Identity or projection shortcut (He et al. 2016a, section 3.3), channels-last.
+    """Identity or projection shortcut (He et al. 2016a, section 3.3).
 
     Args:
         mode: ``"identity"`` (the shapes must already match), ``"A"`` (strided subsampling and
@@ -38,9 +38,11 @@ class Shortcut(keras.layers.Layer):
             pre-activation ResNet of He et al. 2016b projects without one.
         kernel_initializer, kernel_regularizer: for the projection.
         momentum, epsilon: of the projection's batch norm.
+        data_format: ``"channels_last"`` or ``"channels_first"`` (where the channel axis of a
+            sequence or an image is); default Keras' ``keras.config.image_data_format()``.
 
     Input shape: ``(batch, channels)``, ``(batch, length, channels)`` or
-    ``(batch, height, width, channels)``.
+    ``(batch, height, width, channels)`` (channels-first: the channels right after the batch).
     Output shape: the same rank, every spatial size ``ceil(size / strides)``, ``filters`` channels.
 
     Example:
@@ -58,17 +60,19 @@ class Shortcut(keras.layers.Layer):
         kernel_regularizer: Any = None,
         momentum: float = 0.9,
         epsilon: float = 1e-5,
+        data_format: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.mode = check.one_of("mode", mode, SHORTCUT_MODES)
-        self.filters = None if filters is None else check.positive_int("filters", filters)
+        self.filters = check.optional_positive_int("filters", filters)
         self.strides = check.positive_int("strides", strides)
-        self.normalize = bool(normalize)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.momentum = momentum
-        self.epsilon = epsilon
+        self.normalize = check.boolean("normalize", normalize)
+        self.kernel_initializer = check.initializer("kernel_initializer", kernel_initializer)
+        self.kernel_regularizer = check.regularizer("kernel_regularizer", kernel_regularizer)
+        self.momentum = check.momentum("momentum", momentum)
+        self.epsilon = check.positive_number("epsilon", epsilon)
+        self.data_format = check.data_format("data_format", data_format)
         self.projection = None
         self.norm = None
 
@@ -78,8 +82,8 @@ class Shortcut(keras.layers.Layer):
         return self.projection is not None
 
     def build(self, input_shape: tuple) -> None:
-        rank = check.channels_last_rank("Shortcut", input_shape, (2, 3, 4))
-        channels = input_shape[-1]
+        rank = check.input_rank("Shortcut", input_shape, (2, 3, 4), self.data_format)
+        channels = input_shape[self._channel_axis(rank)]
         filters = self.filters or channels
         if rank == 2 and self.strides != 1:
             raise ValueError(
@@ -102,12 +106,16 @@ class Shortcut(keras.layers.Layer):
             self.projection.build(input_shape)
             if self.normalize:
                 self.norm = keras.layers.BatchNormalization(
+                    axis=self._channel_axis(rank),
                     momentum=self.momentum,
                     epsilon=self.epsilon,
                     name="norm",
                     dtype=self.dtype_policy,
                 )
                 self.norm.build(self.projection.compute_output_shape(input_shape))
+
+    def _channel_axis(self, rank: int) -> int:
+        return 1 if rank > 2 and self.data_format == "channels_first" else -1
 
     def _make_projection(self, rank: int, filters: int) -> keras.layers.Layer:
         common = dict(
@@ -120,7 +128,10 @@ class Shortcut(keras.layers.Layer):
         if rank == 2:
             return keras.layers.Dense(filters, **common)
         conv = keras.layers.Conv1D if rank == 3 else keras.layers.Conv2D
-        return conv(filters, 1, strides=self.strides, padding="same", **common)
+        return conv(
+            filters, 1, strides=self.strides, padding="same", data_format=self.data_format,
+            **common,
+        )
 
     def call(self, inputs: Any, training: bool | None = None) -> Any:
         if self.projection is not None:
@@ -132,19 +143,25 @@ class Shortcut(keras.layers.Layer):
 
     def _pad_option_a(self, inputs: Any) -> Any:
         rank = len(inputs.shape)
+        axis = self._channel_axis(rank) % rank
         if self.strides > 1:
-            every = slice(None, None, self.strides)
-            inputs = inputs[(slice(None),) + (every,) * (rank - 2) + (slice(None),)]
-        extra = (self.filters or inputs.shape[-1]) - inputs.shape[-1]
+            every, whole = slice(None, None, self.strides), slice(None)
+            inputs = inputs[tuple(whole if i in (0, axis) else every for i in range(rank))]
+        channels = inputs.shape[axis]
+        extra = (self.filters or channels) - channels
         if extra == 0:
             return inputs
-        return ops.pad(inputs, [[0, 0]] * (rank - 1) + [[0, extra]])
+        return ops.pad(inputs, [[0, extra] if i == axis else [0, 0] for i in range(rank)])
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
-        spatial = tuple(
-            None if size is None else -(-size // self.strides) for size in input_shape[1:-1]
+        rank = len(input_shape)
+        axis = self._channel_axis(rank) % rank
+        return tuple(
+            size if i == 0
+            else (self.filters or size) if i == axis
+            else None if size is None else -(-size // self.strides)
+            for i, size in enumerate(input_shape)
         )
-        return (input_shape[0], *spatial, self.filters or input_shape[-1])
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
@@ -157,5 +174,6 @@ class Shortcut(keras.layers.Layer):
             kernel_regularizer=keras.regularizers.serialize(self.kernel_regularizer),
             momentum=self.momentum,
             epsilon=self.epsilon,
+            data_format=self.data_format,
         )
         return config

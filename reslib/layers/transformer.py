@@ -107,12 +107,12 @@ class TransformerBlock(keras.layers.Layer):
         self.ff_dim = check.positive_int("ff_dim", ff_dim)
         self.norm = check.one_of("norm", norm, NORM_PLACEMENTS)
         self.dropout = check.rate("dropout", dropout)
-        self.causal = bool(causal)
+        self.causal = check.boolean("causal", causal)
         self.drop_path, self.layer_scale, self.rezero = check_branch_options(
             drop_path, layer_scale, rezero
         )
         self.epsilon = check.positive_number("epsilon", epsilon)
-        self.activation = keras.activations.get(activation)
+        self.activation = check.activation("activation", activation)
         self.supports_masking = True  # the output keeps the inputs' padding mask
 
     def build(self, input_shape: tuple) -> None:
@@ -314,7 +314,7 @@ class PositionEmbedding(keras.layers.Layer):
     ) -> None:
         super().__init__(**kwargs)
         self.sequence_length = check.positive_int("sequence_length", sequence_length)
-        self.initializer = keras.initializers.get(initializer)
+        self.initializer = check.initializer("initializer", initializer)
         self.embeddings = None
         self.supports_masking = True  # padded positions stay padded
 
