@@ -127,3 +127,13 @@ def test_every_lesson_shows_its_figures_and_every_figure_is_shown():
         assert all((FIGURES / f"{name}.svg").is_file() for name in images), lesson
         shown |= images
     assert shown == set(diagrams.FIGURES)
+
+
+def test_command_line_draws_the_named_figures_and_refuses_unknown_ones(tmp_path, capsys):
+    from reslib.diagrams.__main__ import main
+
+    main([str(tmp_path), "highway"])
+    assert [path.name for path in tmp_path.iterdir()] == ["highway.svg"]
+    with pytest.raises(SystemExit):
+        main([str(tmp_path), "resnet"])
+    assert "unknown figures ['resnet']" in capsys.readouterr().err
