@@ -77,15 +77,17 @@ def transformer_classifier(
         (None, None)
     """
     classes = _classes(classes, num_classes)
-    check.positive_int("vocab_size", vocab_size)
-    max_sequence_length = _max_sequence_length(sequence_length, max_sequence_length)
-    check.positive_int("num_layers", num_layers)
-    check.positive_int("d_model", d_model)
-    check.positive_int("num_heads", num_heads)
+    vocab_size = check.positive_int("vocab_size", vocab_size)
+    sequence_length, max_sequence_length = _sequence_lengths(sequence_length, max_sequence_length)
+    num_layers = check.positive_int("num_layers", num_layers)
+    d_model = check.positive_int("d_model", d_model)
+    num_heads = check.positive_int("num_heads", num_heads)
+    ff_dim = check.positive_int("ff_dim", ff_dim)
     norm = check.one_of("norm", norm, NORM_PLACEMENTS)
     dropout = check.rate("dropout", dropout)
     causal = check.boolean("causal", causal)
     mask_zero = check.boolean("mask_zero", mask_zero)
+    name = check.model_name("name", name)
     if d_model % num_heads:
         raise ValueError(
             f"`num_heads` must divide `d_model` (each head gets d_model // num_heads "
@@ -129,10 +131,12 @@ def _classes(classes: int | None, num_classes: int | None) -> int:
     return check.positive_int("classes", classes)
 
 
-def _max_sequence_length(sequence_length: int | None, max_sequence_length: int | None) -> int:
-    """The positions to embed: ``max_sequence_length``, else the fixed ``sequence_length``."""
+def _sequence_lengths(
+    sequence_length: int | None, max_sequence_length: int | None
+) -> tuple[int | None, int]:
+    """The input's length (``None``: any) and the positions to embed, which default to it."""
     if sequence_length is not None:
-        check.positive_int("sequence_length", sequence_length)
+        sequence_length = check.positive_int("sequence_length", sequence_length)
     if max_sequence_length is None:
         if sequence_length is None:
             raise ValueError(
@@ -140,11 +144,11 @@ def _max_sequence_length(sequence_length: int | None, max_sequence_length: int |
                 "when `sequence_length` is None (sequences of any length); got "
                 "max_sequence_length=None."
             )
-        return sequence_length
-    check.positive_int("max_sequence_length", max_sequence_length)
+        return sequence_length, sequence_length
+    max_sequence_length = check.positive_int("max_sequence_length", max_sequence_length)
     if sequence_length is not None and sequence_length > max_sequence_length:
         raise ValueError(
             f"`sequence_length` must be at most `max_sequence_length`; got "
             f"sequence_length={sequence_length}, max_sequence_length={max_sequence_length}."
         )
-    return max_sequence_length
+    return sequence_length, max_sequence_length
