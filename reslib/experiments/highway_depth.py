@@ -169,6 +169,8 @@ def error_by_depth(record: dict[str, Any]) -> Any:
     """Final training error (%) against depth, one line per family (the paper's Fig. 1)."""
     import matplotlib.pyplot as plt
 
+    from reslib.plots import short_dataset
+
     fig, ax = plt.subplots(figsize=(6.4, 4.0), layout="constrained")
     plt.close(fig)
     families: dict[str, list[tuple[int, float]]] = {}
@@ -184,7 +186,7 @@ def error_by_depth(record: dict[str, Any]) -> Any:
     ax.set_xticklabels([str(t) for t in ax.get_xticks()])
     ax.set_xlabel("layers (highway or plain, log scale)")
     ax.set_ylabel("training error after the last epoch (%)")
-    ax.set_title(f"Depth sweep ({record['dataset']})", fontsize="medium")
+    ax.set_title(f"Depth sweep\n{short_dataset(record['dataset'])}", fontsize="medium")
     ax.legend(fontsize="small")
     return fig
 
