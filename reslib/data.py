@@ -10,7 +10,9 @@
    (``RESLIB_OFFLINE=1`` skips the attempt);
 4. otherwise real data that ships offline, announced in one printed line: Fashion-MNIST (Keras'
    cache, or Debian's ``dataset-fashion-mnist`` in ``/usr/share/datasets/fashion-mnist``), then
-   scikit-learn's ``digits``. Never random noise under a real name.
+   the 1,797 8x8 ``digits`` that scikit-learn's ``load_digits`` returns, a 45 KB copy of which
+   ships inside reslib (``reslib/offline_data``), so the fallback needs nothing but ``keras``.
+   Never random noise under a real name.
 
 The returned ``ImageDataset`` names its data and its size (``dataset.description``), so every
 result made from it can say what it was trained on. ``training_pipeline`` turns it into
@@ -270,18 +272,30 @@ def _load_fashion_mnist(split: str) -> ImageDataset | None:
     return None
 
 
-def _load_digits(split: str) -> ImageDataset:
-    """scikit-learn's 1,797 8x8 digits, scaled to uint8; a fixed 80/20 train/test split."""
-    from sklearn.datasets import load_digits
+def digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """The 1,797 digits as scikit-learn's ``load_digits`` gives them, from reslib's own copy.
 
-    digits = load_digits()
-    images = np.round(digits.images * (255 / 16)).astype("uint8")[..., None]
+    Returns ``(pixels, labels)``: uint8 ``(1797, 8, 8)`` with values 0-16 and int ``(1797,)``
+    (UCI "Optical Recognition of Handwritten Digits", Alpaydin and Kaynak 1998, CC BY 4.0).
+    """
+    from importlib.resources import files
+
+    with (files("reslib") / "offline_data" / "digits.npz").open("rb") as file, np.load(
+        file
+    ) as arrays:
+        return arrays["pixels"], arrays["labels"].astype("int64")
+
+
+def _load_digits(split: str) -> ImageDataset:
+    """The 1,797 8x8 digits scaled to uint8 ``(n, 8, 8, 1)``; a fixed 80/20 train/test split."""
+    pixels, labels = digits_arrays()
+    images = np.round(pixels * (255 / 16)).astype("uint8")[..., None]
     order = np.random.default_rng(0).permutation(len(images))
     cut = int(0.8 * len(images))
     chosen = order[:cut] if split == "train" else order[cut:]
     return ImageDataset(
-        "digits", split, images[chosen], digits.target[chosen].astype("int64"),
-        tuple(str(d) for d in range(10)), "scikit-learn load_digits, fixed 80/20 split",
+        "digits", split, images[chosen], labels[chosen], tuple(str(d) for d in range(10)),
+        "scikit-learn's load_digits, as shipped with reslib; fixed 80/20 split",
     )
 
 

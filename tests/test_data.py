@@ -2,6 +2,7 @@
 
 import os
 import pickle
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -96,6 +97,21 @@ def test_digits_splits_are_disjoint_and_cover_all_1797_images():
     train, test = load_dataset("digits", "train"), load_dataset("digits", "test")
     assert len(train) + len(test) == 1797 and train.images.dtype == np.uint8
     assert train.images.max() == 255
+
+
+def test_offline_fallback_needs_nothing_but_keras(no_cifar_anywhere, monkeypatch):
+    # pyproject declares keras alone: the digits ship inside reslib, scikit-learn is not needed
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # makes `import sklearn` fail
+    dataset = load_dataset("cifar10", "train", offline=True)
+    assert dataset.name == "digits" and len(dataset) == 1437
+
+
+def test_shipped_digits_are_scikit_learns_load_digits():
+    datasets = pytest.importorskip("sklearn.datasets")
+    reference = datasets.load_digits()
+    pixels, labels = data.digits_arrays()
+    np.testing.assert_array_equal(pixels, reference.images)
+    np.testing.assert_array_equal(labels, reference.target)
 
 
 def test_idx_files_are_read_gzipped_or_not(tmp_path):

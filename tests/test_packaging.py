@@ -33,6 +33,7 @@ def test_wheel_ships_the_package_and_the_typing_marker(wheel: Path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "reslib/py.typed" in names
     assert "reslib/layers/blocks.py" in names and "reslib/models/resnet.py" in names
+    assert "reslib/offline_data/digits.npz" in names  # the offline fallback needs no download
     assert not any(name.startswith("tests/") for name in names)
 
 
