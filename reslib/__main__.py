@@ -36,7 +36,15 @@ def main(argv: list[str] | None = None) -> int:
                      metavar="KEY=VALUE",
                      help="change one setting of the mode's config, e.g. --set epochs=20 "
                           "(a Python literal; repeatable; recorded in the JSON)")
+    run.add_argument("--checkpoint", metavar="DIR", default=None,
+                     help="checkpoint every epoch of every training in DIR; rerunning the same "
+                          "command resumes where it stopped (for short GPU slots)")
+    run.add_argument("--time-limit", metavar="SECONDS", type=float, default=None,
+                     help="with --checkpoint: stop training after SECONDS and store the run "
+                          "labelled as partial")
     args = parser.parse_args(argv)
+    if args.time_limit is not None and args.checkpoint is None:
+        parser.error("--time-limit needs --checkpoint DIR, where the partial run can resume")
 
     from reslib.experiments import EXPERIMENTS, run_experiment
     from reslib.experiments.report import save_figures, text_report
@@ -49,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown experiment {args.name!r}; choose from {', '.join(EXPERIMENTS)}")
     try:
         record = run_experiment(args.name, args.mode or "quick", out=args.out, seed=args.seed,
-                                overrides=dict(args.overrides))
+                                overrides=dict(args.overrides), checkpoint_dir=args.checkpoint,
+                                time_limit_s=args.time_limit)
     except ValueError as error:
         parser.error(str(error))
     print(text_report(record))

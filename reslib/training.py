@@ -26,6 +26,7 @@ import numpy as np
 from keras import ops
 
 from reslib import _validation as check
+from reslib import checkpoint
 from reslib._memory import release_freed_memory
 from reslib.logits import logits_model
 
@@ -483,6 +484,17 @@ def train(
     build_optimizer(trainer)
     timer = _EpochTimer()
     callbacks: list[keras.callbacks.Callback] = [timer, _ErrorFromAccuracy()]
+    checkpoints, slot, epoch_log = checkpoint.active(), None, None
+    if checkpoints is not None:
+        slot = checkpoints.slot(model.name)
+        stored = checkpoint.finished(slot)
+        if stored is not None:  # trained to the end by an earlier run in this directory
+            checkpoint.restore_finished(model, slot)
+            return TrainingHistory(**stored)
+        epoch_log = checkpoint.EpochLog(slot, checkpoints, timer, config.epochs)
+        callbacks = [keras.callbacks.BackupAndRestore(str(slot / "backup"),
+                                                      delete_checkpoint=False),
+                     *callbacks, epoch_log]
     if config.progress:
         callbacks.append(_EpochProgress(config.epochs))
     fit_args: dict[str, Any] = dict(epochs=config.epochs, callbacks=callbacks, verbose=0)
@@ -492,8 +504,12 @@ def train(
     else:
         fit_args.update(shuffle=False)  # the pipeline shuffles
         logs = trainer.fit(train_set, validation_data=test_set, **fit_args).history
+    seconds, rates = timer.seconds, timer.learning_rates
+    if epoch_log is not None:  # every epoch, including those before a resume
+        logs = epoch_log.log
+        seconds, rates = logs["seconds"], logs["learning_rate"]
     release_freed_memory()
-    return TrainingHistory(
+    history = TrainingHistory(
         dataset=dataset,
         train_images=size,
         config=asdict(config),
@@ -503,6 +519,9 @@ def train(
         train_error=[float(v) for v in logs["error"]],
         test_loss=[float(v) for v in logs.get("val_loss", [])],
         test_error=[float(v) for v in logs.get("val_error", [])],
-        epoch_seconds=timer.seconds,
-        learning_rate=timer.learning_rates,
+        epoch_seconds=list(seconds),
+        learning_rate=list(rates),
     )
+    if slot is not None and slot.name not in checkpoints.stopped_early:
+        checkpoint.mark_finished(model, slot, asdict(history))
+    return history

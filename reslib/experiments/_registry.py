@@ -21,6 +21,7 @@ from typing import Any
 import keras
 
 from reslib import _validation as check
+from reslib.checkpoint import checkpointing
 
 RESULTS_DIR = Path(__file__).resolve().parents[1] / "results"
 
@@ -60,12 +61,17 @@ def register(experiment: Experiment) -> Experiment:
 def run_experiment(
     name: str, mode: str = "quick", out: str | Path | None = None, progress: bool = True,
     seed: int = 0, overrides: dict[str, Any] | None = None,
+    checkpoint_dir: str | Path | None = None, time_limit_s: float | None = None,
 ) -> dict[str, Any]:
     """Run one experiment in ``"quick"`` or ``"full"`` mode; write ``<out>/<name>-<mode>.json``.
 
     ``overrides`` replace entries of the mode's config (e.g. ``{"epochs": 20}`` for a shorter
     full run); the record keeps them under ``"overrides"`` so nobody mistakes the run for the
     unmodified mode. Returns the results with their provenance (see the module docstring).
+
+    With ``checkpoint_dir`` every training checkpoints each epoch there and a rerun resumes
+    (``reslib.checkpoint``); with ``time_limit_s`` as well, trainings stop after the limit and
+    the record is marked ``"partial"`` with the epochs each one ran, and says so in its note.
     """
     check.one_of("name", name, sorted(EXPERIMENTS))
     experiment = EXPERIMENTS[name]
@@ -82,7 +88,13 @@ def run_experiment(
     config.update(overrides)
     keras.utils.set_random_seed(seed)
     start = time.perf_counter()
-    results = experiment.run(progress=progress, seed=seed, **config)
+    partial: dict[str, Any] = {}
+    if checkpoint_dir is None:
+        results = experiment.run(progress=progress, seed=seed, **config)
+    else:
+        with checkpointing(checkpoint_dir, time_limit_s) as checkpoints:
+            results = experiment.run(progress=progress, seed=seed, **config)
+        partial = checkpoints.partial()
     record = {
         "experiment": name,
         "lesson": experiment.lesson,
@@ -97,6 +109,12 @@ def run_experiment(
         "environment": environment(),
         **results,
     }
+    if partial:
+        runs = "; ".join(f"{name}: {p['epochs_run']} of {p['epochs_planned']} epochs"
+                         for name, p in partial.items())
+        record["partial"] = partial
+        record["note"] = (f"Partial run, stopped by its time limit ({runs}); rerun the same "
+                          f"command with the same checkpoint directory to continue it.")
     if out is not None:
         path = Path(out) / f"{name}-{mode}.json"
         path.parent.mkdir(parents=True, exist_ok=True)

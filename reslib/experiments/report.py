@@ -58,8 +58,21 @@ def run_label(record: dict[str, Any]) -> str:
     changed = ", ".join(f"{key}={value}" for key, value in overrides.items())
     environment = record.get("environment", {})
     where = f"{environment.get('accelerator', '?')} ({environment.get('backend', '?')})"
-    label = f"{record['mode']} mode" + (f" with {changed}" if changed else "")
+    label = ("partial " if record.get("partial") else "") + f"{record['mode']} mode"
+    label += f" with {changed}" if changed else ""
     return f"{label} on {where}, {record['wall_time_s']:.0f} s"
+
+
+def stored_run_caption(record: dict[str, Any]) -> str:
+    """What a lesson prints above a stored run: its label, data and its note, in full.
+
+    A stored run can be shortened (``--set``), partial, or made before a fix; its note says
+    so, and a reader must see it next to the curves.
+    """
+    lines = [f"stored run: {run_label(record)}", f"data: {record.get('dataset', 'not recorded')}"]
+    if record.get("note"):
+        lines.append(f"note: {record['note']}")
+    return "\n".join(lines)
 
 
 def text_report(record: dict[str, Any]) -> str:
@@ -70,6 +83,8 @@ def text_report(record: dict[str, Any]) -> str:
         f"holds in this run: {'yes' if record.get('claim_holds') else 'NO'}",
         f"data: {record.get('dataset', 'not recorded')}",
     ]
+    if record.get("note"):
+        lines.append(f"note: {record['note']}")
     key, _ = per_model_results(record)
     columns, rows = summary_rows(record)
     if rows:
