@@ -8,13 +8,13 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import cifar, course, models, pipeline, system
+from benchmarks import cifar, course, export, models, pipeline, system
 from benchmarks.isolate import ROOT, run_worker
 from benchmarks.report import Result, format_table, record, summary, write_record
 from benchmarks.system import BACKENDS, installed_backends
 
-SECTIONS = ("models", "cifar", "pipeline", "lessons", "grading", "make-test")
-DEFAULT_SECTIONS = ("models", "cifar", "pipeline", "lessons", "grading")
+SECTIONS = ("models", "export", "cifar", "pipeline", "lessons", "grading", "make-test")
+DEFAULT_SECTIONS = ("models", "export", "cifar", "pipeline", "lessons", "grading")
 RESULTS = ROOT / "benchmarks" / "results"
 
 
@@ -96,6 +96,7 @@ def run_sections(
     backends = list(backends or BACKENDS)
     runners: dict[str, Callable[[], list[Result]]] = {
         "models": lambda: models.run(quick, accelerator, backends[0]),
+        "export": lambda: export.run(quick, accelerator, backends[0]),
         "cifar": lambda: cifar.run(quick, accelerator, tuple(backends), networks),
         "pipeline": lambda: pipeline.run(quick, cifar.fastest_training(results), backends[0]),
         "lessons": course.lesson_results,
