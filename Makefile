@@ -29,7 +29,7 @@ lab: install
 # TensorFlow (the course's backend) runs everything; layers, diagnostics and the small model
 # builders, and training run again on JAX. The ImageNet-size parameter counts (test_resnet.py,
 # test_densenet.py) are backend-independent and take JAX minutes to compile, so they run once.
-JAX_TESTS := tests/layers tests/test_diagnostics.py tests/test_training.py tests/test_distribution.py \
+JAX_TESTS := tests/layers tests/test_diagnostics.py tests/test_training.py tests/test_distribution.py tests/test_export.py \
 	$(filter-out tests/models/test_resnet.py tests/models/test_densenet.py,$(wildcard tests/models/test_*.py))
 
 test: test-tensorflow test-jax
