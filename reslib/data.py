@@ -372,13 +372,22 @@ def _tf_data_pipeline(
     pipeline = tf.data.Dataset.from_tensor_slices((dataset.images, dataset.labels))
     if shuffle:
         pipeline = pipeline.shuffle(len(dataset), seed=seed, reshuffle_each_iteration=True)
+    # One random number per example from a seeded stream (a new one every epoch) keys stateless
+    # crops and flips: stateful random ops inside a parallel map depend on the threads' order,
+    # so the same seed gave different numbers from run to run.
+    keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    pipeline = tf.data.Dataset.zip((pipeline, keys))
 
-    def prepare(image: Any, label: Any) -> tuple[Any, Any]:
+    def prepare(example: Any, key: Any) -> tuple[Any, Any]:
+        image, label = example
         image = tf.cast(image, tf.float32) / 255.0
         if augment:  # pad with black pixels, as torchvision's RandomCrop(padding=4) does
+            crop_key = tf.stack([key, tf.constant(0, tf.int64)])
+            flip_key = tf.stack([key, tf.constant(1, tf.int64)])
             image = tf.pad(image, [[padding, padding], [padding, padding], [0, 0]])
-            image = tf.image.random_crop(image, (height, width, image.shape[-1]), seed=seed)
-            image = tf.image.random_flip_left_right(image, seed=seed)
+            image = tf.image.stateless_random_crop(image, (height, width, image.shape[-1]),
+                                                   seed=crop_key)
+            image = tf.image.stateless_random_flip_left_right(image, seed=flip_key)
         return (image - mean) / std, label
 
     pipeline = pipeline.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)

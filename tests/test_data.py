@@ -214,3 +214,18 @@ def test_unknown_pipeline_engine_is_refused():
 def test_bad_arguments_say_what_is_allowed(kwargs, message):
     with pytest.raises(ValueError, match=message):
         load_dataset(**kwargs)
+
+
+def test_the_tf_data_pipeline_gives_the_same_augmented_batches_for_the_same_seed():
+    pytest.importorskip("tensorflow")
+    dataset = load_dataset("digits", "train", limit=64)
+
+    def two_epochs(seed):
+        pipeline = training_pipeline(dataset, batch_size=16, seed=seed, engine="tf.data")
+        return [images for _ in range(2) for images, _ in pipeline.as_numpy_iterator()]
+
+    first, second, other = two_epochs(1), two_epochs(1), two_epochs(2)
+    for mine, theirs in zip(first, second):
+        np.testing.assert_array_equal(mine, theirs)
+    assert not np.array_equal(first[0], first[4]), "each epoch draws new crops and flips"
+    assert not all(np.array_equal(a, b) for a, b in zip(first, other))
