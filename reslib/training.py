@@ -299,7 +299,7 @@ def distribution_scope(devices: list[str] | None = None) -> Iterator[int]:
         The number of replicas.
 
     Example:
-        >>> with distribution_scope() as replicas:
+        >>> with distribution_scope() as replicas:  # doctest: +SKIP
         ...     model = cifar_resnet(56)
         ...     history = train(model, data, batch_size=128 * replicas)
     """

@@ -230,7 +230,7 @@ class BasicBlock(_ResNetBlock):
     (channels-first: ``(batch, filters, ceil(height / strides), ceil(width / strides))``).
 
     Example:
-        >>> BasicBlock(32, strides=2)(keras.ops.ones((1, 8, 8, 16))).shape
+        >>> tuple(BasicBlock(32, strides=2)(keras.ops.ones((1, 8, 8, 16))).shape)
         (1, 4, 4, 32)
     """
 
@@ -269,7 +269,7 @@ class BottleneckBlock(_ResNetBlock):
     Output shape: ``(batch, ceil(height / strides), ceil(width / strides), filters * expansion)``.
 
     Example:
-        >>> BottleneckBlock(16)(keras.ops.ones((1, 8, 8, 64))).shape
+        >>> tuple(BottleneckBlock(16)(keras.ops.ones((1, 8, 8, 64))).shape)
         (1, 8, 8, 64)
     """
 

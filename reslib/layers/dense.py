@@ -135,7 +135,7 @@ class DenseLayer(_DenseFamilyLayer):
     ``(batch, growth_rate, height, width)``).
 
     Example:
-        >>> DenseLayer(12)(keras.ops.ones((1, 8, 8, 24))).shape
+        >>> tuple(DenseLayer(12)(keras.ops.ones((1, 8, 8, 24))).shape)
         (1, 8, 8, 12)
     """
 
@@ -193,7 +193,7 @@ class DenseBlock(keras.layers.Layer):
     channels are the input, untouched.
 
     Example:
-        >>> DenseBlock(4, growth_rate=12)(keras.ops.ones((1, 8, 8, 24))).shape
+        >>> tuple(DenseBlock(4, growth_rate=12)(keras.ops.ones((1, 8, 8, 24))).shape)
         (1, 8, 8, 72)
     """
 
@@ -296,7 +296,7 @@ class Transition(_DenseFamilyLayer):
     channels-first).
 
     Example:
-        >>> Transition(0.5)(keras.ops.ones((1, 8, 8, 24))).shape
+        >>> tuple(Transition(0.5)(keras.ops.ones((1, 8, 8, 24))).shape)
         (1, 4, 4, 12)
     """
 

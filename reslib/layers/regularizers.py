@@ -110,7 +110,7 @@ class LayerScale(keras.layers.Layer):
     Output shape: the same.
 
     Example:
-        >>> LayerScale(0.1)(keras.ops.ones((2, 4))).shape
+        >>> tuple(LayerScale(0.1)(keras.ops.ones((2, 4))).shape)
         (2, 4)
     """
 

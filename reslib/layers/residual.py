@@ -54,7 +54,7 @@ class Residual(keras.layers.Layer):
 
     Example:
         >>> block = Residual(keras.layers.Dense(8, activation="relu"))
-        >>> block(keras.ops.ones((2, 8))).shape
+        >>> tuple(block(keras.ops.ones((2, 8))).shape)
         (2, 8)
     """
 

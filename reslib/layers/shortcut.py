@@ -46,7 +46,7 @@ class Shortcut(keras.layers.Layer):
     Output shape: the same rank, every spatial size ``ceil(size / strides)``, ``filters`` channels.
 
     Example:
-        >>> Shortcut("A", filters=32, strides=2)(keras.ops.ones((1, 8, 8, 16))).shape
+        >>> tuple(Shortcut("A", filters=32, strides=2)(keras.ops.ones((1, 8, 8, 16))).shape)
         (1, 4, 4, 32)
     """
 

@@ -82,7 +82,8 @@ class TransformerBlock(keras.layers.Layer):
     Output shape: the same.
 
     Example:
-        >>> TransformerBlock(num_heads=2, key_dim=8, ff_dim=32)(keras.ops.ones((2, 5, 16))).shape
+        >>> block = TransformerBlock(num_heads=2, key_dim=8, ff_dim=32)
+        >>> tuple(block(keras.ops.ones((2, 5, 16))).shape)
         (2, 5, 16)
     """
 
@@ -305,7 +306,7 @@ class PositionEmbedding(keras.layers.Layer):
     Output shape: the same.
 
     Example:
-        >>> PositionEmbedding(10)(keras.ops.ones((2, 4, 8))).shape
+        >>> tuple(PositionEmbedding(10)(keras.ops.ones((2, 4, 8))).shape)
         (2, 4, 8)
     """
 
