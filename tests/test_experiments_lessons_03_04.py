@@ -82,14 +82,56 @@ def test_downsample_refuses_a_size_that_does_not_divide_the_images():
         preact.downsample(data, 10)
 
 
-def test_preact_deep_stack_trains_lower_than_post_activation_without_warmup():
-    # A shallower stack than quick mode's ResNet-56, to keep the test short; the same failure.
-    config = dict(EXPERIMENTS["preact"].configs["quick"], depth=32, train_images=512,
-                  test_images=128, epochs=2)
-    record = preact.run(progress=False, **config)
-    assert record["claim_holds"], record["mean_train_loss"]
-    assert set(record["models"]) == {"post-activation", "pre-activation"}
-    assert "16x16" in record["dataset"] and "512" in record["dataset"]
+def test_early_loss_is_the_mean_over_the_first_epochs_and_refuses_a_longer_window():
+    assert preact.early_loss([3.0, 2.0, 1.0], 2) == 2.5
+    with pytest.raises(ValueError, match="at most the 3 epochs trained; got 4"):
+        preact.early_loss([3.0, 2.0, 1.0], 4)
+
+
+def test_preact_claim_needs_every_post_run_above_every_pre_run_by_more_than_the_spread():
+    def holds(post, pre):
+        return preact.compare_seeds({"post-activation": post, "pre-activation": pre})["holds"]
+
+    assert holds([2.6, 2.7, 2.65], [2.2, 2.25, 2.2])        # separation 0.35 > spread 0.1
+    assert not holds([2.6, 3.5, 2.65], [2.2, 2.25, 2.2])    # separated, but seeds scatter more
+    assert not holds([2.6, 2.7, 2.1], [2.2, 2.25, 2.2])     # one post run below a pre run
+    assert not holds([2.2, 2.3], [2.6, 2.7])                # the other order
+    one_seed = preact.compare_seeds({"post-activation": [2.5], "pre-activation": [2.4]})
+    assert one_seed["spread"] == 0 and one_seed["holds"]
+    with pytest.raises(ValueError, match="non-empty list for each of"):
+        preact.compare_seeds({"post-activation": [2.5]})
+
+
+def test_preact_run_refuses_an_early_window_longer_than_the_run_before_training():
+    with pytest.raises(ValueError, match="`early_epochs` must be at most `epochs` \\(2\\); got 3"):
+        preact.run(epochs=2, early_epochs=3, progress=False)
+
+
+def test_preact_run_trains_both_versions_alike_on_every_seed_and_judges_the_start():
+    config = dict(EXPERIMENTS["preact"].configs["quick"], depth=8, width=4, image_size=8,
+                  train_images=128, epochs=1, repeats=2, early_epochs=1)
+    record = preact.run(progress=False, seed=5, **config)
+    assert record["seeds"] == [5, 6] and record["test_dataset"] is None
+    assert sorted(record["models"]) == sorted(
+        f"{v}, seed {s}" for v in ("post-activation", "pre-activation") for s in (5, 6))
+    for model in record["models"].values():
+        assert len(model["train_loss"]) == 1 and model["test_error"] == []
+    early = record["early_train_loss"]
+    assert early["post-activation"] == [record["models"][f"post-activation, seed {s}"][
+        "train_loss"][0] for s in (5, 6)]
+    comparison = preact.compare_seeds(early)
+    assert record["claim_holds"] == comparison["holds"]
+    assert record["comparison"]["spread"] == comparison["spread"]
+    assert "8x8" in record["dataset"] and "128" in record["dataset"]
+
+
+def test_preact_quick_mode_measures_three_seeds_and_full_mode_is_the_papers_recipe():
+    quick, full = (EXPERIMENTS["preact"].configs[m] for m in ("quick", "full"))
+    assert quick["repeats"] == full["repeats"] == 3
+    assert quick["early_epochs"] <= quick["epochs"] and quick["test_images"] == 0
+    assert (full["depth"], full["epochs"], full["learning_rate"], full["width"]) == (
+        110, 164, 0.1, 16)
+    assert "train_images" not in full and "test_images" not in full
 
 
 # densenet_vs_resnet -------------------------------------------------------------------------
