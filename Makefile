@@ -30,11 +30,12 @@ lab: install
 # builders, and training run again on JAX. The ImageNet-size parameter counts (test_resnet.py,
 # test_densenet.py) are backend-independent and take JAX minutes to compile, so they run once.
 JAX_TESTS := tests/layers tests/test_diagnostics.py tests/test_training.py tests/test_distribution.py tests/test_export.py \
+	tests/test_docstrings.py tests/test_saving.py \
 	$(filter-out tests/models/test_resnet.py tests/models/test_densenet.py,$(wildcard tests/models/test_*.py))
 
 test: test-tensorflow test-jax
 
-test-tensorflow: install
+test-tensorflow: install grading-sandbox
 	KERAS_BACKEND=tensorflow $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-jax: install
@@ -71,10 +72,19 @@ bench-binder: $(BINDER_VENV)/.installed
 	KERAS_BACKEND=tensorflow $(BINDER_VENV)/bin/python -m benchmarks --only lessons --label binder $(BENCH_ARGS)
 
 # The graded exercises (INSTRUCTORS.md): regenerate exercises/ from solutions/ with nbgrader, and
-# grade the simulated class on every exercise in a temporary course directory.
-.PHONY: exercises grade-demo
+# grade the simulated class (honest and hostile students) on every exercise in a temporary course
+# directory with the safe grading tool, python -m reslib.grading (sandboxed kernels, in parallel).
+.PHONY: exercises grade-demo grading-sandbox
 exercises: install
 	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python tests/grading/pipeline.py exercises
 
-grade-demo: install
+grade-demo: install grading-sandbox
 	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python tests/grading/pipeline.py demo
+
+# reslib.grading runs every student's kernel inside bubblewrap (Debian/Ubuntu package
+# `bubblewrap`). As root (CI) it is installed here; an ordinary user is told the one command.
+grading-sandbox:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq bubblewrap; \
+	  else echo "reslib.grading needs bubblewrap: run  sudo apt-get install -y bubblewrap" >&2; \
+	    exit 1; fi; }

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from keras import ops
 
+from reslib import models
 from reslib.models.densenet import IMAGENET_BLOCKS, cifar_densenet, densenet
 from tests.layer_checks import random_inputs, trainable_parameter_count
 
@@ -30,9 +31,12 @@ def shapes_only(make_model: Callable[[], keras.Model]) -> keras.Model:
 
 @pytest.mark.parametrize("depth", [121, 169, 201])
 def test_imagenet_densenet_trainable_parameters_equal_keras_applications(depth):
-    model = shapes_only(lambda: densenet(IMAGENET_BLOCKS[depth]))
+    # built through the registry, which records the count (one build checks both)
+    model = shapes_only(lambda: models.get(f"densenet{depth}"))
     assert model.name == f"densenet{depth}"
+    assert models.spec(model.name).options["blocks"] == IMAGENET_BLOCKS[depth]
     assert trainable_parameter_count(model) == KERAS_APPLICATIONS_TRAINABLE[depth]
+    assert models.spec(model.name).parameters == KERAS_APPLICATIONS_TRAINABLE[depth]
 
 
 def test_densenet121_block_outputs_have_the_papers_channels_and_sizes():
