@@ -8,13 +8,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import cifar, course, export, models, pipeline, system
+from benchmarks import cifar, course, export, grading, models, pipeline, system
 from benchmarks.isolate import ROOT, run_worker
 from benchmarks.report import Result, format_table, record, summary, write_record
 from benchmarks.system import BACKENDS, installed_backends
 
-SECTIONS = ("models", "export", "cifar", "pipeline", "lessons", "grading", "make-test")
-DEFAULT_SECTIONS = ("models", "export", "cifar", "pipeline", "lessons", "grading")
+SECTIONS = ("models", "export", "cifar", "pipeline", "lessons", "grading", "safe-grading",
+            "make-test")
+DEFAULT_SECTIONS = ("models", "export", "cifar", "pipeline", "lessons", "grading",
+                    "safe-grading")
 RESULTS = ROOT / "benchmarks" / "results"
 
 
@@ -101,6 +103,7 @@ def run_sections(
         "pipeline": lambda: pipeline.run(quick, cifar.fastest_training(results), backends[0]),
         "lessons": course.lesson_results,
         "grading": course.grading_results,
+        "safe-grading": lambda: grading.run(quick),
         "make-test": course.make_test_results,
     }
     for name in sections:

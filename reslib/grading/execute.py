@@ -10,6 +10,10 @@ ignores the interrupt (a loop that ignores SIGINT) makes every later cell time o
   that died, ends execution;
 * marks every cell it did not run with an error output, so its test cells fail (0 points), and
   lets nbgrader save the grades of the cells that ran;
+* checks that each test cell ran as written: it runs with a first line that sets a random
+  marker, read back through ``user_expressions`` (evaluated without IPython's input
+  transformers); a test cell that an input transformer or a patched shell blanked or rewrote
+  fails, and the submission needs review;
 * records what happened as JSON lines in ``events_file`` for the grading tool's review list.
 
 It is used only inside the grading tool's throwaway course directories, configured by
@@ -19,6 +23,7 @@ It is used only inside the grading tool's throwaway course directories, configur
 from __future__ import annotations
 
 import json
+import secrets
 import time
 
 from nbclient.exceptions import DeadKernelError
@@ -27,6 +32,8 @@ from nbgrader.preprocessors import Execute
 from traitlets import Integer, Unicode
 
 NOT_RUN = "NotRunByGrader"
+ALTERED = "TestCellAltered"
+MARKER = "__reslib_grading_ran__"
 
 
 class GuardedExecute(Execute):
@@ -61,11 +68,25 @@ class GuardedExecute(Execute):
             self._stop("timed_out", f"the notebook ran past its {self.notebook_timeout} s limit")
         if self._stopped:
             return self._mark_not_run(cell), resources
+        is_test = bool(cell.metadata.get("nbgrader", {}).get("grade")) and not (
+            cell.metadata.get("nbgrader", {}).get("solution"))
+        nonce, source = secrets.token_hex(8), cell.source
+        if is_test and cell.cell_type == "code":
+            cell.source = f"{MARKER} = {nonce!r}\n{source}"
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
+            cell.source = source
             self._stop("kernel_died", f"the kernel died in cell {index}")
             return self._mark_not_run(cell), resources
+        cell.source = source
+        if is_test and cell.cell_type == "code" and not self._has_error(cell):
+            if self._marker() != repr(nonce):
+                self._record("tampered", f"test cell {index} did not run as written (an input "
+                             "transformer or a patched shell changed it): failed")
+                cell.outputs.append(NotebookNode(
+                    output_type="error", ename=ALTERED, evalue="the test did not run",
+                    traceback=[f"{ALTERED}: this test cell did not run as written"]))
         if self._timed_out(cell):
             self._record("cell_timeout", f"cell {index} timed out and was interrupted")
             if not self._responsive():
@@ -77,6 +98,23 @@ class GuardedExecute(Execute):
     def _timed_out(cell: NotebookNode) -> bool:
         return any(output.get("ename") == "CellTimeoutError"
                    for output in cell.get("outputs", []))
+
+    @staticmethod
+    def _has_error(cell: NotebookNode) -> bool:
+        return any(output.output_type == "error" for output in cell.get("outputs", []))
+
+    def _marker(self) -> str | None:
+        """The marker's value, read through ``user_expressions`` (no input transformers)."""
+        msg_id = self.kc.execute("", silent=True, store_history=False,
+                                 user_expressions={"ran": MARKER})
+        saved, self.timeout_func = self.timeout_func, None
+        saved_timeout, self.timeout = self.timeout, self.probe_timeout
+        try:
+            reply = self.wait_for_reply(msg_id)
+        finally:
+            self.timeout_func, self.timeout = saved, saved_timeout
+        value = ((reply or {}).get("content", {}).get("user_expressions", {}).get("ran", {}))
+        return value.get("data", {}).get("text/plain")
 
     def _responsive(self) -> bool:
         """Whether the kernel answers an empty execution within ``probe_timeout`` seconds."""

@@ -23,7 +23,7 @@ FLAG_PATTERNS = {
                           r"|\bast_transformers\b",
     "sys.modules": r"\bsys\s*\.\s*modules\b|\bimportlib\b|\b__import__\b",
     "reslib.checks": r"\breslib\s*\.\s*checks\b|from\s+reslib\s+import\s+[^\n]*\bchecks\b"
-                     r"|\bchecks\s*\.\s*\w+\s*=|\bCheckFailed\b",
+                     r"|\bchecks\s*\.\s*\w+\s*=|^\s*checks\s*=|\bCheckFailed\b",
     "builtins": r"\bbuiltins\b|__builtins__|\bglobals\s*\(|\bsetattr\s*\(",
     "subprocess": r"\bsubprocess\b|\bos\s*\.\s*(system|popen|fork|spawn\w*|exec\w*)\b"
                   r"|\bmultiprocessing\b|\bpty\b|^\s*!|%%(bash|sh|script)|%system\b|%sx\b",

@@ -153,11 +153,16 @@ def _grades(course: Path, assignment: str, student: str) -> dict:
         } for notebook in submission.notebooks}
 
 
+EVENTS = {"kernel_died": "kernel died", "timed_out": "timed out", "cell_timeout": "timed out",
+          "tampered": "tampering"}
+
+
 def _events(tmp: Path) -> list[str]:
+    """What ``GuardedExecute`` recorded, as review reasons."""
     path = tmp / "events.jsonl"
     lines = path.read_text().splitlines() if path.exists() else []
-    return [f"{'kernel died' if e['kind'] == 'kernel_died' else 'timed out'}: {e['message']}"
-            for e in map(json.loads, lines) if e["kind"] in ("kernel_died", "timed_out")]
+    return [f"{EVENTS[event['kind']]}: {event['message']}" for event in map(json.loads, lines)
+            if event["kind"] in EVENTS]
 
 
 def prepare(task: dict, tmp: Path) -> tuple[Path, list[str], list[str], bool]:
