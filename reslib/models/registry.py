@@ -89,6 +89,8 @@ def register(
     """
     if not isinstance(name, str) or not name:
         raise ValueError(f"`name` must be a non-empty string, got {name!r}.")
+    if not callable(builder):
+        raise ValueError(f"`builder` must be a function returning a keras.Model, got {builder!r}.")
     if name in _REGISTRY:
         raise ValueError(f"`name` {name!r} is already registered ({_REGISTRY[name].paper}).")
     spec = ModelSpec(name, builder, MappingProxyType(dict(options or {})), paper, parameters,

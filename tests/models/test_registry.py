@@ -193,6 +193,7 @@ def test_register_adds_a_configuration_that_get_builds():
         (lambda: models.get("resnet50", groups=32), r"\['groups'\] cannot be overridden"),
         (lambda: models.get("resnet50", num_classes=10),
          r"'resnet50' got unknown argument\(s\) \['num_classes'\]; it accepts \[.*'classes'"),
+        (lambda: models.register("mine", "resnet"), r"`builder` must be a function .* 'resnet'"),
         (lambda: models.register("mine", models.resnet, {"layers": 50}),
          r"`options` \['layers'\] are not arguments of resnet"),
         (lambda: models.get("resnet20_cifar", input_tensor=keras.ops.ones((1, 32, 32, 3))),
