@@ -242,13 +242,16 @@ def shape(
 
 def image_shape(name: str, value: Any, data_format: str) -> tuple:
     """One image's ``(height, width, channels)`` (channels-last) or ``(channels, height,
-    width)`` (channels-first) with known channels."""
+    width)`` (channels-first): positive integers or ``None``, the channels known."""
     channels = -1 if data_format == "channels_last" else 0
     order = "(height, width, channels)" if channels == -1 else "(channels, height, width)"
     try:
         return shape(name, value, rank=3, known=(channels,))
-    except ValueError as error:
-        raise ValueError(f"{error} With data_format={data_format!r} it is {order}.") from None
+    except ValueError:
+        raise ValueError(
+            f"`{name}` must be {order} (data_format={data_format!r}): positive integers or "
+            f"None, the channels known; got {value!r}."
+        ) from None
 
 
 def channel_axis(data_format: str) -> int:

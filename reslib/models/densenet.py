@@ -11,10 +11,17 @@ from __future__ import annotations
 from typing import Any
 
 import keras
+import numpy as np
 
 from reslib import _validation as check
 from reslib.layers.dense import DenseBlock, Transition
-from reslib.models._heads import classifier_head, norm_relu
+from reslib.models._heads import (
+    check_head,
+    check_pooling,
+    classifier_head,
+    image_input,
+    norm_relu,
+)
 
 IMAGENET_BLOCKS: dict[int, tuple[int, ...]] = {
     121: (6, 12, 24, 16),
@@ -39,6 +46,8 @@ def densenet(
     stem: str = "imagenet",
     dropout: float = 0.0,
     name: str | None = None,
+    input_tensor: Any = None,
+    data_format: str | None = None,
 ) -> keras.Model:
     """A DenseNet: stem, dense blocks with transitions between them, BN-ReLU, classifier.
 
@@ -66,37 +75,57 @@ def densenet(
             the paper on CIFAR without augmentation).
         name: model name; default ``densenet{depth}`` (``densenet{depth}_cifar``), where depth
             counts the convolutions and the classifier, e.g. 121.
+        input_tensor: a symbolic Keras tensor to build the network on (keras.applications'
+            argument); its shape replaces ``input_shape``.
+        data_format: ``"channels_last"`` or ``"channels_first"`` (then ``input_shape`` is
+            ``(channels, height, width)``); default Keras' ``keras.config.image_data_format()``.
 
     Returns:
         A ``keras.Model`` mapping ``(batch, *input_shape)`` to ``(batch, classes)``.
 
     Example:
-        >>> sum(int(keras.ops.size(w)) for w in densenet().trainable_weights)
-        7978856
+        >>> model = densenet(blocks=(2, 2), growth_rate=4, include_top=False,
+        ...                  input_shape=(32, 32, 3))
+        >>> model.output_shape  # 8 stem maps + 2 x 4, halved to 8, + 2 x 4; 1/8 of the size
+        (None, 4, 4, 16)
     """
     stem = check.one_of("stem", stem, STEMS)
-    pooling = check.one_of("pooling", pooling, (None, "avg", "max"))
+    pooling = check_pooling(pooling)
     if not isinstance(blocks, (tuple, list)) or not blocks or not all(
-        isinstance(size, int) and not isinstance(size, bool) and size >= 1 for size in blocks
+        isinstance(size, (int, np.integer)) and not isinstance(size, bool) and size >= 1
+        for size in blocks
     ):
         raise ValueError(
             "`blocks` must be a non-empty tuple of positive integers, the layers of each dense "
             f"block, e.g. (6, 12, 24, 16) for DenseNet-121; got {blocks!r}."
         )
+    blocks = tuple(int(size) for size in blocks)
     growth_rate = check.positive_int("growth_rate", growth_rate)
     compression = check.fraction("compression", compression)
-    block_options = {"bottleneck": bottleneck, "growth_rate": growth_rate, "dropout": dropout}
+    bottleneck = check.boolean("bottleneck", bottleneck)
+    dropout = check.rate("dropout", dropout)
+    data_format = check.data_format("data_format", data_format)
+    name = check.model_name("name", name)
+    include_top, input_shape, classes = check_head(
+        include_top, input_shape, input_tensor, classes, classifier_activation, data_format
+    )
+    block_options = {
+        "bottleneck": bottleneck, "growth_rate": growth_rate, "dropout": dropout,
+        "data_format": data_format,
+    }
 
-    inputs = keras.Input(shape=input_shape)
-    x = _stem(inputs, stem, growth_rate, bottleneck)
+    inputs, x = image_input(input_shape, input_tensor)
+    x = _stem(x, stem, growth_rate, bottleneck, data_format)
     for index, size in enumerate(blocks, start=1):
         x = DenseBlock(size, name=f"block{index}", **block_options)(x)
         if index < len(blocks):
-            x = Transition(compression, dropout=dropout, name=f"transition{index}")(x)
+            x = Transition(
+                compression, dropout=dropout, data_format=data_format, name=f"transition{index}"
+            )(x)
     pooling = "avg" if include_top else pooling
     outputs = classifier_head(
         x, preact=True, include_top=include_top, pooling=pooling, classes=classes,
-        classifier_activation=classifier_activation,
+        classifier_activation=classifier_activation, data_format=data_format,
     )
     depth = (2 if bottleneck else 1) * sum(blocks) + len(blocks) + 1
     default_name = f"densenet{depth}{'_cifar' if stem == 'cifar' else ''}"
@@ -114,6 +143,9 @@ def cifar_densenet(
     classifier_activation: Any = "softmax",
     dropout: float = 0.0,
     name: str | None = None,
+    input_tensor: Any = None,
+    pooling: str | None = None,
+    data_format: str | None = None,
 ) -> keras.Model:
     """The CIFAR DenseNet of Huang et al. 2017, section 3 and Table 2: three equal dense blocks.
 
@@ -127,16 +159,18 @@ def cifar_densenet(
         depth: ``L``, the number of weighted layers: ``6n + 4`` with bottleneck layers (100, 190,
             250), ``3n + 4`` without (40, 100); each block holds ``n`` dense layers.
         growth_rate, compression, bottleneck, classes, input_shape, include_top,
-            classifier_activation, dropout: as for ``densenet``.
+            classifier_activation, dropout, input_tensor, pooling, data_format: as for
+            ``densenet``.
         name: model name; default ``densenet{depth}_cifar``.
 
     Returns:
         A ``keras.Model`` mapping ``(batch, *input_shape)`` to ``(batch, classes)``, or without
-        the top to the globally averaged features (``(batch, 342)`` for DenseNet-BC-100).
+        the top to the last feature map (``pooling=None``) or the pooled features
+        (``(batch, 342)`` for DenseNet-BC-100).
 
     Example:
-        >>> sum(int(keras.ops.size(w)) for w in cifar_densenet().trainable_weights)
-        769162
+        >>> cifar_densenet(depth=10, growth_rate=4, include_top=False, pooling="avg").output_shape
+        (None, 9)
     """
     layers_per_block = _layers_per_block(depth, bottleneck)
     return densenet(
@@ -147,17 +181,21 @@ def cifar_densenet(
         include_top=include_top,
         input_shape=input_shape,
         classes=classes,
-        pooling="avg",
+        pooling=pooling,
         classifier_activation=classifier_activation,
         stem="cifar",
         dropout=dropout,
         name=name,
+        input_tensor=input_tensor,
+        data_format=data_format,
     )
 
 
 def _layers_per_block(depth: Any, bottleneck: bool) -> int:
     """``n`` for a CIFAR depth of ``3 * 2n + 4`` (bottleneck) or ``3 * n + 4`` (without)."""
     per_block = 6 if bottleneck else 3
+    if isinstance(depth, np.integer):
+        depth = int(depth)
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < per_block + 4 or (
         (depth - 4) % per_block
     ):
@@ -171,13 +209,16 @@ def _layers_per_block(depth: Any, bottleneck: bool) -> int:
     return (depth - 4) // per_block
 
 
-def _stem(inputs: Any, stem: str, growth_rate: int, bottleneck: bool) -> Any:
-    conv = {"use_bias": False, "kernel_initializer": "he_normal", "name": "stem_conv"}
+def _stem(
+    inputs: Any, stem: str, growth_rate: int, bottleneck: bool, data_format: str
+) -> Any:
+    image = {"data_format": data_format}
+    conv = {"use_bias": False, "kernel_initializer": "he_normal", "name": "stem_conv", **image}
     if stem == "cifar":
         filters = 2 * growth_rate if bottleneck else CIFAR_STEM_FILTERS
         return keras.layers.Conv2D(filters, 3, padding="same", **conv)(inputs)
-    x = keras.layers.ZeroPadding2D(3, name="stem_pad")(inputs)
+    x = keras.layers.ZeroPadding2D(3, name="stem_pad", **image)(inputs)
     x = keras.layers.Conv2D(2 * growth_rate, 7, strides=2, **conv)(x)
-    x = norm_relu(x, "stem")
-    x = keras.layers.ZeroPadding2D(1, name="stem_pool_pad")(x)
-    return keras.layers.MaxPooling2D(3, strides=2, name="stem_pool")(x)
+    x = norm_relu(x, "stem", data_format)
+    x = keras.layers.ZeroPadding2D(1, name="stem_pool_pad", **image)(x)
+    return keras.layers.MaxPooling2D(3, strides=2, name="stem_pool", **image)(x)

@@ -14,7 +14,7 @@ import keras
 
 from reslib import _validation as check
 from reslib.layers.highway import Highway
-from reslib.models._heads import classifier
+from reslib.models._heads import classifier, image_input
 
 
 def highway_net(
@@ -28,6 +28,8 @@ def highway_net(
     classifier_activation: Any = "softmax",
     kernel_initializer: Any = "he_normal",
     name: str | None = None,
+    include_top: bool = True,
+    input_tensor: Any = None,
 ) -> keras.Model:
     """An MLP classifier: flatten, ``Dense(width)``, ``depth`` highway layers, ``Dense(classes)``.
 
@@ -55,9 +57,15 @@ def highway_net(
         classifier_activation: ``"softmax"`` or ``None`` for logits.
         kernel_initializer: of every kernel but the classifier's.
         name: model name; default ``highway{depth}_mlp`` or ``plain{depth}_mlp``.
+        include_top: end with the dense classifier; ``False`` ends with the last highway (or
+            plain) layer's ``(batch, width)`` features. There is no ``pooling`` argument: the
+            network flattens its input, so there is no feature map to pool.
+        input_tensor: a symbolic Keras tensor to build the network on (keras.applications'
+            argument); its shape replaces ``input_shape``.
 
     Returns:
-        A ``keras.Model`` mapping ``(batch, *input_shape)`` to ``(batch, classes)``.
+        A ``keras.Model`` mapping ``(batch, *input_shape)`` to ``(batch, classes)``, or to
+        ``(batch, width)`` without the top.
 
     Example:
         >>> highway_net(depth=20, width=16, input_shape=(8, 8), classes=10).output_shape
@@ -65,14 +73,25 @@ def highway_net(
     """
     depth = check.positive_int("depth", depth)
     width = check.positive_int("width", width)
-    classes = check.positive_int("classes", classes)
+    if include_top:
+        classes = check.positive_int("classes", classes)
+    include_top = check.boolean("include_top", include_top)
+    highway = check.boolean("highway", highway)
+    name = check.model_name("name", name)
+    gate_bias = check.finite_number("gate_bias", gate_bias)
+    check.activation("activation", activation)
+    check.activation("classifier_activation", classifier_activation)
+    if input_tensor is None:
+        input_shape = check.shape("input_shape", input_shape, all_known=True)
     # every layer deserializes its own initializer: one unseeded instance shared by all layers
     # would draw the same kernels for all of them
-    initializer = keras.initializers.serialize(keras.initializers.get(kernel_initializer))
+    initializer = keras.initializers.serialize(
+        check.initializer("kernel_initializer", kernel_initializer)
+    )
     dense = {"activation": activation, "kernel_initializer": initializer}
 
-    inputs = keras.Input(shape=input_shape)
-    x = keras.layers.Flatten(name="flatten")(inputs)
+    inputs, x = image_input(input_shape, input_tensor)
+    x = keras.layers.Flatten(name="flatten")(x)
     x = keras.layers.Dense(width, name="projection", **dense)(x)
     for index in range(1, depth + 1):
         if highway:
@@ -80,6 +99,6 @@ def highway_net(
         else:
             layer = keras.layers.Dense(width, name=f"plain{index}", **dense)
         x = layer(x)
-    outputs = classifier(x, classes, classifier_activation)
+    outputs = classifier(x, classes, classifier_activation) if include_top else x
     default_name = f"{'highway' if highway else 'plain'}{depth}_mlp"
     return keras.Model(inputs, outputs, name=name or default_name)

@@ -15,10 +15,17 @@ from __future__ import annotations
 from typing import Any
 
 import keras
+import numpy as np
 
 from reslib import _validation as check
 from reslib.layers.blocks import BasicBlock, BottleneckBlock
-from reslib.models._heads import classifier_head, norm_relu
+from reslib.models._heads import (
+    check_head,
+    check_pooling,
+    classifier_head,
+    image_input,
+    norm_relu,
+)
 
 BLOCKS: dict[str, type] = {"basic": BasicBlock, "bottleneck": BottleneckBlock}
 CIFAR_WIDTHS = (16, 32, 64)
@@ -48,6 +55,9 @@ def cifar_resnet(
     name: str | None = None,
     drop_path: float = 0.0,
     width: int = CIFAR_WIDTHS[0],
+    input_tensor: Any = None,
+    pooling: str | None = None,
+    data_format: str | None = None,
 ) -> keras.Model:
     """The CIFAR-10 ResNet of He et al. 2016a (v1) or 2016b (v2), or its plain twin.
 
@@ -67,7 +77,7 @@ def cifar_resnet(
         residual: ``False`` gives the plain twin (no shortcuts, otherwise identical).
         classes: size of the classifier.
         input_shape: ``(height, width, channels)`` of one image.
-        include_top: end with the dense classifier; ``False`` ends with the pooled features.
+        include_top: end with the dense classifier (after global average pooling).
         classifier_activation: ``"softmax"`` (keras.applications' convention) or ``None`` for
             logits.
         zero_init_residual: start every block as the identity (see ``BasicBlock``).
@@ -80,37 +90,58 @@ def cifar_resnet(
         width: filters of the first stage, doubled at each of the next two (the paper's 16:
             16, 32, 64). Narrower nets keep the depth and the architecture at a fraction of
             the cost (lesson 01's quick mode trains width 8 on a CPU).
+        input_tensor: a symbolic Keras tensor to build the network on (keras.applications'
+            argument); its shape replaces ``input_shape``.
+        pooling: without the top, ``None`` returns the last feature map
+            ``(batch, h/4, w/4, 4 * width * expansion)``; ``"avg"`` or ``"max"`` pools it.
+        data_format: ``"channels_last"`` or ``"channels_first"`` (then ``input_shape`` is
+            ``(channels, height, width)``); default Keras' ``keras.config.image_data_format()``.
 
     Returns:
-        A ``keras.Model`` mapping ``(batch, *input_shape)`` to ``(batch, classes)`` (or to
-        ``(batch, 64 * expansion)`` without the top).
+        A ``keras.Model`` mapping ``(batch, *input_shape)`` to ``(batch, classes)``, or without
+        the top to the feature map or the pooled ``(batch, 4 * width * expansion)`` features.
 
     Example:
         >>> sum(int(keras.ops.size(w)) for w in cifar_resnet(20).trainable_weights)
         269722
     """
     version = check.one_of("version", version, (1, 2))
-    block = check.one_of("block", block or ("basic" if version == 1 else "bottleneck"), BLOCKS)
-    shortcut = check.one_of("shortcut", shortcut or ("A" if version == 1 else "B"), "ABC")
+    if block is None:  # only None means the default: "" is refused, not read as it
+        block = "basic" if version == 1 else "bottleneck"
+    block = check.one_of("block", block, BLOCKS)
+    shortcut = ("A" if version == 1 else "B") if shortcut is None else shortcut
+    shortcut = check.one_of("shortcut", shortcut, "ABC")
     drop_path = check.rate("drop_path", drop_path)
+    pooling = check_pooling(pooling)
     blocks_per_stage = _blocks_per_stage(depth, block)
     preact = version == 2
     width = check.positive_int("width", width)
     widths = (width, 2 * width, 4 * width)
+    residual = check.boolean("residual", residual)
+    zero_init_residual = check.boolean("zero_init_residual", zero_init_residual)
+    kernel_regularizer = check.regularizer("kernel_regularizer", kernel_regularizer)
+    data_format = check.data_format("data_format", data_format)
+    name = check.model_name("name", name)
+    include_top, input_shape, classes = check_head(
+        include_top, input_shape, input_tensor, classes, classifier_activation, data_format
+    )
 
-    inputs = keras.Input(shape=input_shape)
+    inputs, x = image_input(input_shape, input_tensor)
     x = keras.layers.Conv2D(
         width, 3, padding="same", use_bias=False, kernel_initializer="he_normal",
-        kernel_regularizer=kernel_regularizer, name="stem_conv",
-    )(inputs)
+        kernel_regularizer=kernel_regularizer, data_format=data_format, name="stem_conv",
+    )(x)
     if not preact:
-        x = norm_relu(x, "stem")
+        x = norm_relu(x, "stem", data_format)
     x = _stages(
         x, BLOCKS[block], widths, (blocks_per_stage,) * 3, preact=preact,
         residual=residual, shortcut=shortcut, zero_init_residual=zero_init_residual,
-        kernel_regularizer=kernel_regularizer, drop_path=drop_path,
+        kernel_regularizer=kernel_regularizer, drop_path=drop_path, data_format=data_format,
     )
-    outputs = classifier_head(x, preact, include_top, "avg", classes, classifier_activation)
+    pooling = "avg" if include_top else pooling
+    outputs = classifier_head(
+        x, preact, include_top, pooling, classes, classifier_activation, data_format
+    )
     default_name = f"{'resnet' if residual else 'plain'}{depth}{'v2' if preact else ''}_cifar"
     return keras.Model(inputs, outputs, name=name or default_name)
 
@@ -131,6 +162,8 @@ def resnet(
     name: str | None = None,
     drop_path: float = 0.0,
     stride_on: str = "3x3",
+    input_tensor: Any = None,
+    data_format: str | None = None,
 ) -> keras.Model:
     """The ImageNet ResNet-18/34/50/101/152 of He et al. 2016a, Table 1 (v1) or 2016b (v2).
 
@@ -163,6 +196,10 @@ def resnet(
         stride_on: where a downsampling bottleneck strides: ``"3x3"`` (torchvision's v1.5) or
             ``"1x1"`` (the paper's Caffe models, ``keras.applications.ResNet50``); see
             ``BottleneckBlock``. Bottleneck depths only.
+        input_tensor: a symbolic Keras tensor to build the network on (keras.applications'
+            argument); its shape replaces ``input_shape``.
+        data_format: ``"channels_last"`` or ``"channels_first"`` (then ``input_shape`` is
+            ``(channels, height, width)``); default Keras' ``keras.config.image_data_format()``.
 
     Returns:
         A ``keras.Model`` mapping ``(batch, *input_shape)`` to ``(batch, classes)``.
@@ -171,10 +208,21 @@ def resnet(
         >>> sum(int(keras.ops.size(w)) for w in resnet(18).trainable_weights)
         11689512
     """
-    check.one_of("depth", depth, IMAGENET_STAGES)
+    depth = check.one_of("depth", depth, IMAGENET_STAGES)
     version = check.one_of("version", version, (1, 2))
-    pooling = check.one_of("pooling", pooling, (None, "avg", "max"))
+    pooling = check_pooling(pooling)
     drop_path = check.rate("drop_path", drop_path)
+    groups = check.positive_int("groups", groups)
+    width_per_group = check.positive_int("width_per_group", width_per_group)
+    stride_on = check.one_of("stride_on", stride_on, ("3x3", "1x1"))
+    shortcut = check.one_of("shortcut", shortcut, "ABC")
+    residual = check.boolean("residual", residual)
+    zero_init_residual = check.boolean("zero_init_residual", zero_init_residual)
+    data_format = check.data_format("data_format", data_format)
+    name = check.model_name("name", name)
+    include_top, input_shape, classes = check_head(
+        include_top, input_shape, input_tensor, classes, classifier_activation, data_format
+    )
     block, stage_sizes = IMAGENET_STAGES[depth]
     block_options: dict[str, Any] = {}
     if block == "bottleneck":
@@ -187,21 +235,25 @@ def resnet(
         )
     preact = version == 2
 
-    inputs = keras.Input(shape=input_shape)
+    inputs, x = image_input(input_shape, input_tensor)
     x = keras.layers.Conv2D(
         IMAGENET_WIDTHS[0], 7, strides=2, padding="same", use_bias=False,
-        kernel_initializer="he_normal", name="stem_conv",
-    )(inputs)
+        kernel_initializer="he_normal", data_format=data_format, name="stem_conv",
+    )(x)
     if not preact:
-        x = norm_relu(x, "stem")
-    x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="stem_pool")(x)
+        x = norm_relu(x, "stem", data_format)
+    x = keras.layers.MaxPooling2D(
+        3, strides=2, padding="same", data_format=data_format, name="stem_pool"
+    )(x)
     x = _stages(
         x, BLOCKS[block], IMAGENET_WIDTHS, stage_sizes, preact=preact,
         residual=residual, shortcut=shortcut, zero_init_residual=zero_init_residual,
-        drop_path=drop_path, **block_options,
+        drop_path=drop_path, data_format=data_format, **block_options,
     )
     pooling = "avg" if include_top else pooling
-    outputs = classifier_head(x, preact, include_top, pooling, classes, classifier_activation)
+    outputs = classifier_head(
+        x, preact, include_top, pooling, classes, classifier_activation, data_format
+    )
     default_name = f"{'resnet' if residual else 'plain'}{depth}{'v2' if preact else ''}"
     return keras.Model(inputs, outputs, name=name or default_name)
 
@@ -209,6 +261,8 @@ def resnet(
 def _blocks_per_stage(depth: Any, block: str) -> int:
     """``n`` for a CIFAR depth of ``2 * 3n + 2`` (basic) or ``3 * 3n + 2`` (bottleneck)."""
     per_stage = 3 * CONVS_PER_BLOCK[block]
+    if isinstance(depth, np.integer):
+        depth = int(depth)
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < per_stage + 2 or (
         (depth - 2) % per_stage
     ):
