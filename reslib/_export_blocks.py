@@ -41,7 +41,9 @@ class _Expansion:
         expander = EXPANDERS.get(type(layer))
         if expander is not None:
             return expander(self, layer, args[0], name)
-        if isinstance(layer, keras.Model) and hasattr(layer, "_nodes_by_depth"):
+        if isinstance(layer, keras.Sequential) or (
+            isinstance(layer, keras.Model) and hasattr(layer, "_nodes_by_depth")
+        ):
             if id(layer) not in self.copies:
                 self.copies[id(layer)] = self.nested(layer)
             return self.copies[id(layer)](*args, **kwargs)

@@ -33,7 +33,11 @@ next. What stays unfolded, and why:
   anything besides the batch norm keeps its batch norm.
 
 The exported model shares no variable with ``model``, is for inference (training it would train
-the folded kernels, without batch statistics) and saves and loads as ``.keras``.
+the folded kernels, without batch statistics) and saves and loads as ``.keras``. A functional or
+Sequential model used as a layer is exported in its turn; a pair across its boundary stays.
+Under a mixed-precision policy the folded kernels keep float32 variables and compute in the
+policy's dtype, like the original's convolutions: the outputs then differ by that dtype's
+round-off, not float32's.
 """
 
 from __future__ import annotations
@@ -82,6 +86,9 @@ def fold_batchnorm(model: keras.Model, report: dict[str, str] | None = None) -> 
         functional = as_functional(model)
     except ValueError as error:
         raise ValueError(f"fold_batchnorm cannot fold a subclassed model: {error}") from error
+    if functional is not model and len(functional.inputs) == 1:  # a Sequential: one input,
+        functional = keras.Model(  # taken as a tensor, not a one-element list
+            functional.inputs[0], functional.outputs[0], name=model.name)
     expanded = expand_composites(functional, nested=fold_batchnorm)
     plan = _plan(expanded)
     if report is not None:

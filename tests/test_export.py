@@ -87,29 +87,39 @@ def test_densenet_folds_the_norm_after_each_bottleneck_conv_only():
     # conv and folds; the first reads a concatenation (or a pooling), as do transitions and the
     # final BN.
     model = randomize_batchnorm(cifar_densenet(
-        16, growth_rate=4, input_shape=(16, 16, 3), classifier_activation=None))
+        10, growth_rate=4, input_shape=(16, 16, 3), classifier_activation=None))
     report: dict[str, str] = {}
     exported = fold_batchnorm(model, report=report)
     folded = {name for name, reason in report.items() if reason.startswith("folded")}
-    assert folded == {f"block{b}_layer{i}_norm2" for b in (1, 2, 3) for i in (1, 2)}
-    assert len(remaining_norms(exported)) == 3 * 2 + 2 + 1  # norm1s, transitions, final
+    assert folded == {f"block{b}_layer1_norm2" for b in (1, 2, 3)}
+    assert len(remaining_norms(exported)) == 3 + 2 + 1  # norm1s, transitions, final
     assert_same_outputs(model, exported, (2, 16, 16, 3))
 
 
-def test_composite_blocks_are_expanded_and_folded_with_their_options():
-    # Grouped bottleneck (ResNeXt) striding on the 1x1, LayerScale and DropPath on the branch,
-    # a pre-activation block with projections (option C) and a generic Residual wrapper.
+def composite_model() -> keras.Model:
+    """reslib's composite layers with their options: a grouped bottleneck (ResNeXt) striding on
+    the 1x1 with LayerScale and DropPath on the branch, a pre-activation block with projections
+    (option C), and a generic Residual wrapper, with a zero-padding shortcut (option A), around
+    a Sequential conv-BN branch (a nested model, folded in its turn)."""
     inputs = keras.Input((8, 8, 4))
     x = keras.layers.Conv2D(8, 3, padding="same", name="stem")(inputs)
     x = BN(name="stem_bn")(x)
     x = BottleneckBlock(4, strides=2, groups=2, stride_on="1x1", layer_scale=0.5,
                         drop_path=0.1, name="bottleneck")(x)
     x = BasicBlock(8, preact=True, shortcut="C", name="preact")(x)
-    x = Residual(keras.layers.Conv2D(8, 1), activation="relu", name="wrapper")(x)
-    model = randomize_batchnorm(keras.Model(inputs, keras.layers.Flatten()(x)))
+    branch = keras.Sequential([keras.layers.Conv2D(12, 1, strides=2), BN()], name="branch")
+    x = Residual(branch, shortcut="A", activation="relu", name="wrapper")(x)
+    return randomize_batchnorm(keras.Model(inputs, keras.layers.Flatten()(x)))
+
+
+def test_composite_blocks_are_expanded_and_folded_with_their_options():
+    model = composite_model()
     exported = fold_batchnorm(model)
     # the preact block's first BN reads the bottleneck's output, shared with its shortcut
     assert remaining_norms(exported) == {"preact_norm1"}
+    assert count_layers(exported, BN, nested=True) == 1
+    assert count_layers(exported, keras.layers.Conv2D, nested=True) == count_layers(
+        model, keras.layers.Conv2D, nested=True)
     assert_same_outputs(model, exported, (2, 8, 8, 4))
 
 
@@ -157,10 +167,10 @@ def test_conv_with_a_second_reader_or_an_activation_keeps_its_norm():
 
 
 def test_exported_model_is_independent_of_the_original_and_round_trips_a_keras_file(tmp_path):
-    # option A keeps reslib's (weightless) Shortcut layer in the export: a custom object to load
-    model = randomize_batchnorm(cifar_resnet(8, input_shape=(16, 16, 3)))
+    # LayerScale, DropPath and the option-A Shortcut stay reslib layers: custom objects to load
+    model = composite_model()
     exported = fold_batchnorm(model)
-    images = random_inputs((2, 16, 16, 3), seed=1)
+    images = random_inputs((2, 8, 8, 4), seed=1)
     before = predict(exported, images)
     path = tmp_path / "folded.keras"
     exported.save(path)
