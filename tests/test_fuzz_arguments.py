@@ -158,19 +158,22 @@ def constructors() -> dict[str, Callable[..., Any]]:
     return found
 
 
+def signatures(constructor: Callable[..., Any]) -> list[inspect.Signature]:
+    """A builder's signature, or a layer's ``__init__`` signatures along its reslib ancestry."""
+    if not inspect.isclass(constructor):
+        return [inspect.signature(constructor)]
+    return [
+        inspect.signature(owner.__init__)
+        for owner in constructor.__mro__
+        if owner.__module__.startswith("reslib") and "__init__" in vars(owner)
+    ]
+
+
 def arguments(constructor: Callable[..., Any]) -> list[str]:
-    """The named arguments of a constructor, along a layer's reslib class ancestry."""
-    owners = constructor.__mro__ if inspect.isclass(constructor) else (constructor,)
+    """The named arguments of a constructor (``**kwargs`` are Keras' own)."""
     names: dict[str, None] = {}
-    for owner in owners:
-        if inspect.isclass(owner) and (
-            owner is keras.layers.Layer or not owner.__module__.startswith("reslib")
-        ):
-            break
-        function = owner.__init__ if inspect.isclass(owner) else owner
-        if inspect.isclass(owner) and "__init__" not in vars(owner):
-            continue
-        for parameter in inspect.signature(function).parameters.values():
+    for signature in signatures(constructor):
+        for parameter in signature.parameters.values():
             if parameter.kind is parameter.POSITIONAL_OR_KEYWORD and parameter.name != "self":
                 names[parameter.name] = None
     return list(names)
@@ -250,15 +253,9 @@ def as_numpy(value: Any) -> Any:
 
 def numpy_arguments(constructor_name: str) -> dict[str, Any]:
     """The base call with every numeric or boolean argument (given or default) in NumPy types."""
-    constructor = constructors()[constructor_name]
     defaults = {}
-    for owner in (constructor.__mro__ if inspect.isclass(constructor) else (constructor,)):
-        if inspect.isclass(owner) and "__init__" not in vars(owner):
-            continue
-        function = owner.__init__ if inspect.isclass(owner) else owner
-        if inspect.isclass(owner) and not owner.__module__.startswith("reslib"):
-            break
-        for parameter in inspect.signature(function).parameters.values():
+    for signature in signatures(constructors()[constructor_name]):
+        for parameter in signature.parameters.values():
             if parameter.default is not parameter.empty:
                 defaults.setdefault(parameter.name, parameter.default)
     base = {
@@ -327,6 +324,8 @@ def test_checks_return_plain_python_values(check_, value, expected):
          r"U-Net .* divisible by 4: inputs of shape \(batch, 4\*i, 4\*j, channels\); got shape "
          r"\(1, 10, 12, 1\)"),
     ],
+    ids=["basic-rank-3", "basic-channels-first", "dense-int32", "highway-rank-3",
+         "transformer-rank-2", "unet-size"],
 )
 def test_call_time_errors_name_the_layer_the_shape_received_and_expected(make, inputs, expected):
     with pytest.raises(ValueError, match=expected):
