@@ -167,13 +167,9 @@ def _numbers() -> dict[str, PaperNumber | PaperFinding]:
     for depth, params in ((164, 1.7), (1001, 10.2)):
         table[f"he2016b.table4.resnet-{depth}-preact.params"] = n(
             params, "M", he_b, "Table 4", f"parameters of the pre-activation ResNet-{depth}")
-    # He et al. 2016a, section 4.2: why ResNet-110 was warmed up. He et al. 2016b, section 4.2
-    # ("ease of optimization", "reducing overfitting"): what the ReLU after the addition does
-    # at 1001 layers (Fig. 1) and at 164 (Fig. 6, right).
+    # He et al. 2016b, section 4.2 ("ease of optimization", "reducing overfitting"): what the
+    # ReLU after the addition does at 1001 layers (Fig. 1) and at 164 (Fig. 6, right).
     table.update({
-        "he2016a.cifar.resnet-110-no-warmup": f(
-            "post-activation ResNet-110 at 0.1: slightly too large a rate to start converging, so "
-            "it was warmed up", he_a, "section 4.2"),
         "he2016b.fig1.resnet-1001": f(
             "original unit: training error falls very slowly at the start; pre-activation "
             "eases optimisation", he_b, "section 4.2 and Fig. 1"),

@@ -82,6 +82,16 @@ def test_downsample_refuses_a_size_that_does_not_divide_the_images():
         preact.downsample(data, 10)
 
 
+def test_initial_loss_is_chance_for_a_zero_classifier_and_leaves_the_model_unchanged():
+    data = preact.downsample(load_dataset("cifar10", "train", limit=40), 8)
+    model = preact.build(8, 1, data.images.shape[1:], 10, seed=0, width=4)
+    classifier = model.get_layer("classifier")
+    classifier.set_weights([np.zeros_like(w) for w in classifier.get_weights()])
+    before = model.get_weights()
+    assert preact.initial_loss(model, data, batch_size=16) == pytest.approx(np.log(10), abs=1e-5)
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))  # BN stats too
+
+
 def test_early_loss_is_the_mean_over_the_first_epochs_and_refuses_a_longer_window():
     assert preact.early_loss([3.0, 2.0, 1.0], 2) == 2.5
     with pytest.raises(ValueError, match="at most the 3 epochs trained; got 4"):
@@ -116,6 +126,7 @@ def test_preact_run_trains_both_versions_alike_on_every_seed_and_judges_the_star
         f"{v}, seed {s}" for v in ("post-activation", "pre-activation") for s in (5, 6))
     for model in record["models"].values():
         assert len(model["train_loss"]) == 1 and model["test_error"] == []
+        assert model["initial_train_loss"] > 0
     early = record["early_train_loss"]
     assert early["post-activation"] == [record["models"][f"post-activation, seed {s}"][
         "train_loss"][0] for s in (5, 6)]
