@@ -4,6 +4,7 @@ import keras
 import numpy as np
 import pytest
 
+from reslib import models
 from reslib.layers import BasicBlock, BottleneckBlock
 from reslib.models import cifar_resnet, resnet
 from tests.layer_checks import random_inputs, trainable_parameter_count
@@ -61,9 +62,12 @@ def test_cifar_resnet_v2_ends_with_batch_norm_and_relu_before_pooling():
     )
 
 
-def test_cifar_resnet_without_top_returns_pooled_features():
-    assert cifar_resnet(20, include_top=False).output_shape == (None, 64)
-    assert cifar_resnet(164, version=2, include_top=False).output_shape == (None, 256)
+def test_cifar_resnet_without_top_returns_the_feature_map_or_pools_it():
+    # keras.applications' convention: pooling=None keeps the last (8x8) feature map
+    assert cifar_resnet(20, include_top=False).output_shape == (None, 8, 8, 64)
+    assert cifar_resnet(20, include_top=False, pooling="max").output_shape == (None, 64)
+    v2 = cifar_resnet(164, version=2, include_top=False, pooling="avg")
+    assert v2.output_shape == (None, 256)
 
 
 # torchvision.models.resnet{18,34,50,101,152}(): the same numbers as torchvision's model zoo table.
@@ -78,12 +82,17 @@ def test_cifar_resnet_without_top_returns_pooled_features():
     ],
 )
 def test_imagenet_resnet_v1_matches_torchvision(depth, expected):
-    assert trainable_parameter_count(resnet(depth)) == expected
+    # built through the registry, which records the count (one build checks both)
+    assert trainable_parameter_count(models.get(f"resnet{depth}")) == expected
+    assert models.spec(f"resnet{depth}").options == {"depth": depth, "version": 1}
+    assert models.spec(f"resnet{depth}").parameters == expected
 
 
 def test_resnext50_32x4d_matches_torchvision():
-    model = resnet(50, groups=32, width_per_group=4)
+    model = models.get("resnext50_32x4d")  # resnet(50, groups=32, width_per_group=4)
     assert trainable_parameter_count(model) == 25_028_904
+    assert models.spec("resnext50_32x4d").parameters == 25_028_904
+    assert model.get_layer("stage1_block1").groups == 32
 
 
 def conv_bias_count(model: keras.Model) -> int:
