@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
                      help="with --checkpoint: stop training after SECONDS and store the run "
                           "labelled as partial")
     args = parser.parse_args(argv)
-    if args.time_limit is not None and args.checkpoint is None:
+    if getattr(args, "time_limit", None) is not None and args.checkpoint is None:
         parser.error("--time-limit needs --checkpoint DIR, where the partial run can resume")
 
     from reslib.experiments import EXPERIMENTS, run_experiment

@@ -299,6 +299,25 @@ def _load_digits(split: str) -> ImageDataset:
     )
 
 
+def downsample(dataset: ImageDataset, size: int) -> ImageDataset:
+    """``dataset`` with its images average-pooled to ``size x size`` (a divisor of their size).
+
+    The same dataset when ``size`` is already theirs; the source says what was done, so every
+    result names the resolution it trained at. ``(n, h, w, c) -> (n, size, size, c)``, uint8.
+    """
+    height = dataset.images.shape[1]
+    if size == height:
+        return dataset
+    if isinstance(size, bool) or not isinstance(size, int) or size <= 0 or height % size:
+        raise ValueError(f"`size` must be a positive divisor of the image size {height}; got "
+                         f"size={size!r}.")
+    factor, channels = height // size, dataset.images.shape[-1]
+    images = dataset.images.reshape(len(dataset), size, factor, size, factor, channels)
+    pooled = images.mean(axis=(2, 4)).round().astype(dataset.images.dtype)
+    return ImageDataset(dataset.name, dataset.split, pooled, dataset.labels,
+                        dataset.class_names, f"{dataset.source}, pooled to {size}x{size}")
+
+
 def channel_statistics(dataset: ImageDataset) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel mean and standard deviation of ``dataset``'s pixels scaled to [0, 1]."""
     pixels = dataset.images.reshape(-1, dataset.images.shape[-1]).astype("float64") / 255.0

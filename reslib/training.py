@@ -60,6 +60,8 @@ class TrainingConfig:
         seed: seeds Python, NumPy and the backend before training (build the model after
             ``keras.utils.set_random_seed`` too, for reproducible weights).
         progress: show a progress bar over epochs with the ETA and the latest errors.
+        augment: random crops and flips of an ``ImageDataset`` (He et al. 2016a, 4.2);
+            ``False`` trains on the images as they are.
     """
 
     epochs: int = 164
@@ -76,6 +78,7 @@ class TrainingConfig:
     jit_compile: bool | str = "auto"
     seed: int = 0
     progress: bool = True
+    augment: bool = True
 
     def __post_init__(self) -> None:
         check.positive_int("epochs", self.epochs)
@@ -85,6 +88,7 @@ class TrainingConfig:
         check.one_of("schedule", self.schedule, SCHEDULES)
         check.one_of("weight_decay_style", self.weight_decay_style, WEIGHT_DECAY_STYLES)
         check.one_of("jit_compile", self.jit_compile, (True, False, "auto"))
+        check.boolean("augment", self.augment)
         for milestone in self.milestones:
             check.fraction("milestones", milestone)
         if self.warmup_epochs < 0 or self.warmup_epochs > self.epochs:
@@ -351,13 +355,14 @@ def _make_optimizer(config: TrainingConfig, steps_per_epoch: int) -> keras.optim
     return keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
 
 
-def _as_pipelines(train_data: Any, test_data: Any, batch_size: int, seed: int) -> tuple:
+def _as_pipelines(train_data: Any, test_data: Any, batch_size: int, seed: int,
+                  augment: bool = True) -> tuple:
     """``(train, test, train_size, dataset_name)`` from ImageDatasets, tf.data or arrays."""
     from reslib.data import ImageDataset, channel_statistics, training_pipeline
 
     if isinstance(train_data, ImageDataset):
         statistics = channel_statistics(train_data)
-        train = training_pipeline(train_data, batch_size, augment=True, seed=seed)
+        train = training_pipeline(train_data, batch_size, augment=augment, seed=seed)
         test = None
         if test_data is not None:
             test = training_pipeline(
@@ -465,7 +470,7 @@ def train(
     release_freed_memory()  # what earlier models freed: a notebook trains one after another
     keras.utils.set_random_seed(config.seed)
     train_set, test_set, size, dataset = _as_pipelines(
-        train_data, test_data, config.batch_size, config.seed
+        train_data, test_data, config.batch_size, config.seed, config.augment
     )
     steps_per_epoch = max(1, math.ceil(size / config.batch_size))
     device = accelerator()
