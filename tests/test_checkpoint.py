@@ -1,4 +1,4 @@
-"""Specification of reslib.checkpoint: full runs that stop on time, resume, and say they are partial."""
+"""Specification of reslib.checkpoint: full runs stop on time, resume, and say they are partial."""
 
 import keras
 import numpy as np
