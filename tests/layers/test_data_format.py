@@ -23,7 +23,6 @@ from reslib.layers import (
     BasicBlock,
     BottleneckBlock,
     DenseBlock,
-    DenseLayer,
     Highway,
     Residual,
     Shortcut,
@@ -63,8 +62,10 @@ def assert_same_as_channels_last(
     last.set_weights(values)
     first.set_weights(values)
     # random moving statistics make the inference path per-channel too; the training path
-    # (batch statistics) is checked for the layers, where it costs little
-    for training in (False,) if isinstance(last, keras.Model) else (False, True):
+    # (batch statistics) is checked for the layers on TensorFlow, where it costs little (JAX
+    # compiles every op anew for it)
+    cheap = keras.backend.backend() == "tensorflow" and not isinstance(last, keras.Model)
+    for training in (False, True) if cheap else (False,):
         expected = keras.ops.convert_to_numpy(last(x, training=training))
         got = keras.ops.convert_to_numpy(first(to_first(x), training=training))
         if expected.ndim > 2:
@@ -90,7 +91,6 @@ def assert_same_as_channels_last(
         ),
         (lambda f: Shortcut("A", filters=6, strides=2, data_format=f), (2, 5, 6, 4)),
         (lambda f: Shortcut("C", filters=6, strides=2, data_format=f), (2, 7, 4)),  # Conv1D
-        (lambda f: DenseLayer(4, data_format=f), (2, 5, 5, 6)),
         (lambda f: DenseBlock(2, growth_rate=3, data_format=f), (2, 5, 5, 4)),
         (lambda f: Transition(0.5, data_format=f), (2, 6, 6, 8)),
         (lambda f: Highway(kernel_size=3, data_format=f), (2, 5, 5, 4)),
@@ -104,7 +104,7 @@ def assert_same_as_channels_last(
     ],
     ids=[
         "basic", "basic-preact-C", "resnext-bottleneck", "shortcut-A", "shortcut-C-1d",
-        "dense-layer", "dense-block", "transition", "highway-conv", "residual-conv",
+        "dense-block", "transition", "highway-conv", "residual-conv",
     ],
 )
 def test_layer_in_channels_first_equals_channels_last_transposed(make, input_shape):
@@ -132,7 +132,7 @@ def test_layer_in_channels_first_equals_channels_last_transposed(make, input_sha
             (2, 16, 16, 3),
         ),
         pytest.param(
-            lambda f, s: unet(2, base_filters=2, input_shape=s, data_format=f), (2, 8, 8, 1),
+            lambda f, s: unet(1, base_filters=2, input_shape=s, data_format=f), (2, 4, 4, 1),
             marks=pytest.mark.skipif(
                 keras.backend.backend() == "tensorflow",
                 reason="TensorFlow's CPU Conv2DTranspose in channels_first is wrong with oneDNN "
