@@ -28,7 +28,7 @@ from benchmarks.report import Goal, Result
 
 SECTION = "5. grading a class safely (issue 14)"
 ASSIGNMENT = "02_residual_math"
-STUDENTS = 6
+STUDENTS = 4
 QUICK_STUDENTS = 2
 SPEEDUP_GOAL = Goal("ratio", ">=", 1.7, "", "issue 14: 2 workers on 2 cores")
 OVERHEAD_GOAL = Goal("ratio", "<=", 1.10, "", "issue 14: sandbox overhead <= 10%")

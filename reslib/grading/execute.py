@@ -26,7 +26,7 @@ import json
 import secrets
 import time
 
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Integer, Unicode
@@ -78,6 +78,11 @@ class GuardedExecute(Execute):
         except DeadKernelError:
             cell.source = source
             self._stop("kernel_died", f"the kernel died in cell {index}")
+            return self._mark_not_run(cell), resources
+        except CellTimeoutError:  # interrupted, but the kernel never went idle again
+            cell.source = source
+            self._stop("timed_out", f"cell {index} timed out and the kernel did not stop "
+                       "when interrupted")
             return self._mark_not_run(cell), resources
         cell.source = source
         if is_test and cell.cell_type == "code" and not self._has_error(cell):

@@ -111,7 +111,7 @@ def run_nbgrader(course: Path, tmp: Path, args: list[str], seconds: float) -> di
     end_processes(process.pid)
     process.wait()
     output.write(process.stdout.read() or b"")
-    tail = output.getvalue().decode("utf-8", "replace").strip().splitlines()[-15:]
+    tail = output.getvalue().decode("utf-8", "replace").strip().splitlines()[-40:]
     return {"returncode": process.returncode, "killed": killed, "tail": tail, "peak": peak}
 
 
