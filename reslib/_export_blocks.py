@@ -78,6 +78,11 @@ def expand_composites(model: keras.Model, nested: Nested) -> keras.Model:
     )
 
 
+def _channel_axis(layer: keras.layers.Layer) -> int:
+    """1 for a ``channels_first`` layer, else -1 (layers without ``data_format`` included)."""
+    return 1 if getattr(layer, "data_format", None) == "channels_first" else -1
+
+
 def _relu(block: keras.layers.Layer, x: Any, name: str) -> Any:
     return keras.layers.ReLU(name=name, dtype=block.dtype_policy)(x)
 
@@ -128,7 +133,7 @@ def expand_shortcut(run: _Expansion, shortcut: Any, x: Any, name: str) -> Any:
         if shortcut.norm is not None:
             hidden = run.copy(shortcut.norm, f"{name}_norm", hidden)
         return hidden
-    same_channels = shortcut.filters in (None, x.shape[-1])
+    same_channels = shortcut.filters in (None, x.shape[_channel_axis(shortcut)])
     if shortcut.mode == "identity" or (shortcut.strides == 1 and same_channels):
         return x
     return run.copy(shortcut, name, x)
@@ -163,12 +168,13 @@ def _dense_units(run: _Expansion, layer: Any, x: Any, name: str) -> Any:
 
 
 def expand_dense_block(run: _Expansion, block: Any, x: Any, name: str) -> Any:
-    """``DenseBlock.call``: each layer's maps concatenated to everything before it."""
-    features = x
+    """``DenseBlock.call``: each layer's maps concatenated to everything before it, on the
+    channel axis of its ``data_format``."""
+    features, axis = x, _channel_axis(block)
     for layer in block.dense_layers:
         new = _dense_units(run, layer, features, f"{name}_{layer.name}")
         features = keras.layers.Concatenate(
-            axis=-1, name=f"{name}_{layer.name}_concat", dtype=block.dtype_policy
+            axis=axis, name=f"{name}_{layer.name}_concat", dtype=block.dtype_policy
         )([features, new])
     return features
 

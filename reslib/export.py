@@ -30,7 +30,9 @@ next. What stays unfolded, and why:
   pre-activated input); the one that opens a dense layer reads a concatenation of many layers'
   outputs; the final BN-ReLU reads a sum or a concatenation. These stay batch norms.
 * A convolution with an activation, one called more than once (shared), or whose output feeds
-  anything besides the batch norm keeps its batch norm.
+  anything besides the batch norm keeps its batch norm. So does, on TensorFlow, a
+  ``channels_first`` convolution that pads (3x3 "same"): TensorFlow 2.21 computes such a
+  convolution wrongly once it has a bias, on the CPU.
 
 The exported model shares no variable with ``model``, is for inference (training it would train
 the folded kernels, without batch statistics) and saves and loads as ``.keras``. A functional or
@@ -69,8 +71,7 @@ def fold_batchnorm(model: keras.Model, report: dict[str, str] | None = None) -> 
         within float32 round-off, values at inference) and fewer layers.
 
     Raises:
-        ValueError: ``model`` is not a graph of layer calls (a subclassed model), or a folded
-            convolution is not channels-last.
+        ValueError: ``model`` is not a graph of layer calls (a subclassed model).
 
     Example:
         >>> from reslib.models import cifar_resnet
@@ -164,9 +165,18 @@ def _norm_reason(norm: keras.layers.Layer, called: Counter[int]) -> str | None:
     """Why this batch norm cannot be folded at all, or ``None``."""
     if called[id(norm)] != 1:
         return "called more than once"
-    if norm.axis not in (-1, len(norm.input.shape) - 1):
-        return f"normalises axis {norm.axis}, not the channels-last axis"
     return None
+
+
+def _axes_reason(norm: Any, conv: Any) -> str | None:
+    """``None`` when ``norm`` normalises ``conv``'s channel axis (1 or the last, per its
+    ``data_format``), else why not; the kernel's layout is the same in both formats."""
+    rank = len(norm.input.shape)
+    channels = 1 if conv.data_format == "channels_first" else rank - 1
+    if isinstance(norm.axis, int) and norm.axis % rank == channels:
+        return None
+    return (f"normalises axis {norm.axis}, not {conv.name}'s channel axis {channels} "
+            f"({conv.data_format})")
 
 
 def _conv_reason(conv: Any, called: Counter[int]) -> str | None:
@@ -177,9 +187,16 @@ def _conv_reason(conv: Any, called: Counter[int]) -> str | None:
         return f"{conv.name} is called more than once"
     if conv.activation not in (keras.activations.linear, None):
         return f"{conv.name} has an activation between it and the batch norm"
-    if conv.data_format != "channels_last":
-        return f"{conv.name} is channels_first"
+    if _pads(conv) and conv.data_format == "channels_first" and (
+            keras.backend.backend() == "tensorflow"):
+        return (f"{conv.name} is a channels_first convolution with padding: TensorFlow adds its "
+                "bias wrongly there (Keras 3.15, TensorFlow 2.21), so it gets none")
     return None
+
+
+def _pads(conv: Any) -> bool:
+    """Whether ``conv`` reads padding: ``"same"``/``"causal"`` with a kernel larger than 1."""
+    return conv.padding != "valid" and any(size != 1 for size in conv.kernel_size)
 
 
 def _after_reason(norm: Any, source: Any, readers: int, called: Counter[int]) -> str | None:
@@ -193,7 +210,7 @@ def _after_reason(norm: Any, source: Any, readers: int, called: Counter[int]) ->
             reason = f"reads {type(source).__name__} {source.name!r}, not a convolution"
     if reason is None and readers != 1:
         reason = f"{source.name}'s output is read by {readers} layers, not only the batch norm"
-    return reason
+    return reason if reason is not None else _axes_reason(norm, source)
 
 
 def _before_reason(norm: Any, target: Any, called: Counter[int], plan: _Plan) -> str | None:
@@ -207,10 +224,11 @@ def _before_reason(norm: Any, target: Any, called: Counter[int], plan: _Plan) ->
         return ""
     if id(target) in plan.before:
         return ""
-    spatial = target.kernel_size
-    if target.padding != "valid" and any(size != 1 for size in spatial):
+    if _axes_reason(norm, target) is not None:
+        return f"not folded forward: {_axes_reason(norm, target)}"
+    if _pads(target):
         return (f"not folded forward: {target.name} pads its input ({target.padding!r}, "
-                f"kernel {tuple(spatial)}), which would change the border outputs")
+                f"kernel {tuple(target.kernel_size)}), which would change the border outputs")
     return None
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from reslib.export import count_layers, fold_batchnorm, folded_conv
-from reslib.layers import BasicBlock, BottleneckBlock, Residual
+from reslib.layers import BasicBlock, BottleneckBlock, DenseBlock, Residual, Transition
 from reslib.models import cifar_densenet, cifar_resnet
 from tests.layer_checks import random_inputs
 
@@ -121,6 +121,28 @@ def test_composite_blocks_are_expanded_and_folded_with_their_options():
     assert count_layers(exported, keras.layers.Conv2D, nested=True) == count_layers(
         model, keras.layers.Conv2D, nested=True)
     assert_same_outputs(model, exported, (2, 8, 8, 4))
+
+
+def test_channels_first_layers_fold_on_their_channel_axis():
+    # data_format="channels_first": BN on axis 1, dense blocks concatenate on axis 1, option A
+    # pads axis 1; the kernels have the same layout as in channels-last.
+    fmt = {"data_format": "channels_first"}
+    inputs = keras.Input((4, 8, 8))
+    x = keras.layers.Conv2D(8, 3, padding="same", name="stem", **fmt)(inputs)
+    x = BN(axis=1, name="stem_bn")(x)
+    x = DenseBlock(2, growth_rate=4, name="dense", **fmt)(x)
+    x = Transition(0.5, name="transition", **fmt)(x)
+    x = BasicBlock(12, strides=2, shortcut="A", name="basic", **fmt)(x)
+    model = randomize_batchnorm(keras.Model(inputs, x))
+    report: dict[str, str] = {}
+    exported = fold_batchnorm(model, report=report)
+    kept = {"dense_layer1_norm1", "dense_layer2_norm1", "transition_norm1"}
+    if keras.backend.backend() == "tensorflow":  # its padded channels-first conv + bias is wrong
+        kept |= {"stem_bn", "basic_norm1", "basic_norm2"}
+        assert "TensorFlow adds its bias wrongly" in report["stem_bn"]
+    assert remaining_norms(exported) == kept
+    assert all(reason.startswith("folded") for name, reason in report.items() if name not in kept)
+    assert_same_outputs(model, exported, (2, 4, 8, 8))
 
 
 def test_norm_before_a_1x1_conv_folds_forward_but_not_before_a_padded_3x3():
