@@ -285,3 +285,16 @@ def test_probes_say_which_layers_a_model_has_when_it_has_none_of_the_probed_kind
         gate_statistics(model, np.zeros((2, 4), "float32"))
     with pytest.raises(ValueError, match=r"no TransformerBlock layers at its top level"):
         residual_stream_norms(model, np.zeros((2, 4), "int32"))
+
+
+def test_the_gradient_probe_sees_an_example_whose_softmax_probability_is_below_1e_7():
+    # Keras' probability cross-entropy clips at 1e-7, which on JAX leaves such an example no
+    # gradient; the probe's default loss must not.
+    inputs = keras.Input((2,))
+    outputs = keras.layers.Dense(2, activation="softmax", name="classifier")(inputs)
+    model = keras.Model(inputs, outputs)
+    model.get_layer("classifier").set_weights([np.array([[0.0, 30.0], [0.0, 0.0]]), np.zeros(2)])
+    norms = gradient_norms(model, np.array([[1.0, 0.0]], "float32"), np.array([0]))
+    assert norms.loss == pytest.approx(30.0, abs=1e-3)
+    # kernel gradient x (p - onehot) = [[-1, 1], [0, 0]], bias gradient [-1, 1]: norm 2
+    assert norms.weights[-1] == pytest.approx(2.0, rel=1e-3)

@@ -88,7 +88,8 @@ def resolve_loss(model: keras.Model, loss: Any, y: Any) -> LossFunction:
     ``loss`` may be a ``keras.losses.Loss``, a loss name, or a function of
     ``(y_true, y_pred)``; per-example values are averaged. ``None`` takes the model's compiled
     loss if it has one, else cross-entropy: sparse for integer labels, categorical for one-hot
-    ``y``; on probabilities when the model ends in a softmax, on logits otherwise.
+    ``y``; on logits, or on the probabilities of a model that ends in a softmax, clipped far
+    below Keras' 1e-7 (see ``_probability_cross_entropy``).
     """
     if loss is None and getattr(model, "compiled", False) and getattr(model, "loss", None):
         loss = model.loss
@@ -98,11 +99,12 @@ def resolve_loss(model: keras.Model, loss: Any, y: Any) -> LossFunction:
             raise ValueError(
                 f"Model {model.name!r} has {len(outputs)} outputs; pass `loss` explicitly."
             )
-        from_logits = not _ends_in_softmax(model)
         one_hot = np.ndim(y) == len(outputs[0].shape) and np.shape(y)[-1] > 1
+        if _ends_in_softmax(model):
+            return _probability_cross_entropy(one_hot)
         loss = (
-            keras.losses.CategoricalCrossentropy(from_logits=from_logits) if one_hot
-            else keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
+            keras.losses.CategoricalCrossentropy(from_logits=True) if one_hot
+            else keras.losses.SparseCategoricalCrossentropy(from_logits=True)
         )
     if isinstance(loss, (dict, list, tuple)):
         raise ValueError(f"One loss for one output is supported; got {loss!r}.")
@@ -110,6 +112,25 @@ def resolve_loss(model: keras.Model, loss: Any, y: Any) -> LossFunction:
     if not callable(function):
         raise ValueError(f"`loss` must be a Keras loss, its name or a function; got {loss!r}.")
     return lambda y_true, y_pred: ops.mean(function(y_true, y_pred))
+
+
+def _probability_cross_entropy(one_hot: bool) -> LossFunction:
+    """Mean ``-log p(true class)`` from softmax outputs, clipped only at float32's smallest
+    normal number. Keras clips probabilities to ``[1e-7, 1 - 1e-7]``, and on JAX and torch (which
+    cannot recover the logits, see ``reslib.logits``) an example below ``1e-7`` then has no
+    gradient: a gradient probe would miss exactly the examples the model gets most wrong."""
+    tiny = float(np.finfo("float32").tiny)
+
+    def loss(y_true: Any, probabilities: Any) -> Any:
+        probabilities = ops.cast(probabilities, "float32")
+        if one_hot:
+            chosen = ops.sum(ops.cast(y_true, "float32") * probabilities, axis=-1)
+        else:
+            labels = ops.reshape(ops.cast(y_true, "int32"), (-1,))
+            chosen = ops.take_along_axis(probabilities, labels[:, None], axis=-1)[:, 0]
+        return ops.mean(-ops.log(ops.maximum(chosen, tiny)))
+
+    return loss
 
 
 def _ends_in_softmax(model: keras.Model) -> bool:
