@@ -95,7 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     limits = Limits(memory=options.memory, wall=options.timeout, cpu_seconds=options.cpu)
     from reslib.grading.coordinator import course_directory, submissions
 
-    total = len(submissions(course_directory(course), options.assignment, options.student))
+    try:
+        total = len(submissions(course_directory(course), options.assignment, options.student))
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     bar, update = progress_bar(total, not options.no_progress)
     try:
         results = autograde(course, options.assignment, options.workers, options.scheduler,

@@ -83,7 +83,7 @@ def make_exercises(target: Path = EXERCISES, names: list[str] | None = None) -> 
     return written
 
 
-def submit(course: Path, name: str, notebooks: dict[str, nbformat.NotebookNode],
+def submit(course: Path, name: str, notebooks: dict[str, nbformat.NotebookNode | bytes],
            timestamp: str, archive: str) -> Path:
     """Put the students' notebooks into one zip, as an LMS download, under
     ``downloaded/NAME/archive/``; files are named ``<student>_attempt_<timestamp>_<NAME>.ipynb``."""
@@ -92,8 +92,8 @@ def submit(course: Path, name: str, notebooks: dict[str, nbformat.NotebookNode],
     path = folder / f"{archive}.zip"
     with zipfile.ZipFile(path, "w") as bundle:
         for student, notebook in notebooks.items():
-            bundle.writestr(f"{student}_attempt_{timestamp}_{name}.ipynb",
-                            nbformat.writes(notebook))
+            data = notebook if isinstance(notebook, bytes) else nbformat.writes(notebook)
+            bundle.writestr(f"{student}_attempt_{timestamp}_{name}.ipynb", data)
     return path
 
 
@@ -169,9 +169,42 @@ def grade_class(course: Path, name: str, students: list[str] | None = None,
     return times
 
 
+def grade_safely(course: Path, name: str, students: list[str] | None = None,
+                 hostile: bool = False, workers: int = 2, scheduler: str | None = None,
+                 cell_timeout: int | None = None) -> dict:
+    """Submit the simulated class (and, with ``hostile``, every hostile submission), collect,
+    and grade it with ``reslib.grading`` (sandboxed, ``workers`` in parallel); then the late
+    student's resubmission, re-graded alone. Returns ``{"class": results, "late": results}``."""
+    from reslib.grading import Limits, autograde
+    from tests.grading.students import hostile_submissions
+
+    release_path = course / "release" / name / f"{name}.ipynb"
+    first, late = build_class(release_path, SOLUTIONS / f"{name}.ipynb", students)
+    if hostile:
+        first.update(hostile_submissions(nbformat.read(release_path, as_version=4),
+                                         nbformat.read(SOLUTIONS / f"{name}.ipynb",
+                                                       as_version=4)))
+    submit(course, name, first, "20260105T090000", "first")
+    collect(course, name)
+    limits = Limits(wall=GRADING_WALL)
+    runs = {"class": autograde(course, name, workers, scheduler, limits,
+                               cell_timeout=cell_timeout)}
+    if late:
+        submit(course, name, late, "20260107T180000", "late")
+        collect(course, name)
+        runs["late"] = autograde(course, name, workers, scheduler, limits,
+                                 students=[LATE_STUDENT], cell_timeout=cell_timeout)
+    return runs
+
+
+GRADING_WALL = int(os.environ.get("RESLIB_GRADING_WALL", "300"))
+"""Seconds per notebook (wall clock) in the tests and the demo."""
+
+
 def grade_table(scores: dict[tuple[str, str], float], names: list[str]) -> str:
     """Students down, assignments across, as a Markdown table."""
-    students = sorted({student for _, student in scores}, key=list(CLASS).index)
+    order = list(CLASS) + sorted({student for _, student in scores} - set(CLASS))
+    students = sorted({student for _, student in scores}, key=order.index)
     lines = ["| student | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
     for student in students:
         cells = [f"{scores[name, student]:g}" if (name, student) in scores else "-"
@@ -185,16 +218,21 @@ DEMO_TIMEOUT = int(os.environ.get("RESLIB_GRADING_TIMEOUT", "60"))
 
 
 def demo(course: Path, names: list[str]) -> str:
-    """The whole simulated class on every exercise; prints and returns the grade table."""
+    """The whole simulated class on every exercise (and the hostile submissions on exercise
+    01), graded by ``reslib.grading``; prints the summaries and returns the grade table."""
+    from reslib.grading import export as export_reviewed
+    from reslib.grading import summary
+
     init_course(course, names)
-    timings = {}
     for name in names:
         release(course, name)
-        timings[name] = grade_class(course, name, timeout=DEMO_TIMEOUT)
-        print(f"{name}: autograde {timings[name]['class']:.0f} s for {len(CLASS) - 1} students"
-              f" + {timings[name].get('late', 0):.0f} s for the re-graded resubmission",
-              flush=True)
-    table = grade_table(export(course), names)
+        start = time.perf_counter()
+        runs = grade_safely(course, name, hostile=name == names[0], cell_timeout=DEMO_TIMEOUT)
+        print(summary(course, name, runs["class"] + runs.get("late", [])))
+        print(f"{name}: {time.perf_counter() - start:.0f} s", flush=True)
+    rows = export_reviewed(course, course / "grades.csv")
+    table = grade_table({(row["assignment"], row["student_id"]): float(row["score"])
+                         for row in rows}, names)
     print(table)
     solutions = [course / "solutions" / name / f"{name}.ipynb" for name in names]
     releases = [course / "release" / name / f"{name}.ipynb" for name in names]
