@@ -7,7 +7,7 @@ that the three orderings hold; here, what the experiment claims and how it repor
 import json
 
 from reslib.experiments import EXPERIMENTS
-from reslib.experiments.degradation import ORDERINGS, _ordering, seed_study
+from reslib.experiments.degradation import CLAIMED, ORDERINGS, _ordering, seed_study
 
 
 def test_quick_mode_keeps_the_papers_depths_and_full_mode_is_the_papers_recipe():
@@ -22,6 +22,18 @@ def test_quick_mode_keeps_the_papers_depths_and_full_mode_is_the_papers_recipe()
 def test_the_claim_is_the_three_orderings_of_figure_6():
     assert {(higher, lower) for _, higher, lower in ORDERINGS} == {
         ("plain-56", "plain-20"), ("resnet-20", "resnet-56"), ("plain-56", "resnet-56")}
+
+
+def test_quick_mode_claims_only_the_orderings_whose_stored_margins_beat_the_seed_spread():
+    study = seed_study()
+    assert study is not None, "reslib/results/degradation-quick-seeds.json is shipped"
+    runs = study["runs"]
+    spread = max(max(run["final_train_error"][net] for run in runs)
+                 - min(run["final_train_error"][net] for run in runs)
+                 for net in runs[0]["final_train_error"])
+    for name, _, _ in ORDERINGS:
+        smallest = min(run["orderings"][name]["margin"] for run in runs)
+        assert (name in CLAIMED) == (smallest > spread), (name, smallest, spread)
 
 
 def test_an_ordering_reports_both_errors_and_its_margin():

@@ -30,6 +30,11 @@ ORDERINGS = (  # (name, higher, lower): He et al. 2016a, Fig. 6 and Table 6
     ("deeper_resnet_trains_better", "resnet-20", "resnet-56"),
     ("shortcuts_fix_the_deep_net", "plain-56", "resnet-56"),
 )
+# The orderings quick mode claims: on seeds 0, 1 and 2 (reslib/results/degradation-quick-seeds
+# .json) their smallest margins are 16 and 26 points against seed-to-seed spreads of at most 3.
+# ResNet-56 ends below ResNet-20 on all three seeds too, but by 0.3-1.6 points, less than the
+# spread: reported, not claimed.
+CLAIMED = ("deeper_plain_trains_worse", "shortcuts_fix_the_deep_net")
 
 
 def run(
@@ -58,7 +63,8 @@ def run(
 
     Returns per-model histories, the data, the paper's numbers, ``orderings``: for each of
     He et al.'s three orderings of final training error (``ORDERINGS``) the two errors, the
-    margin (higher minus lower) and whether it holds, and ``claim_holds``: all three hold.
+    margin (higher minus lower) and whether it holds, and ``claim_holds``: the ``CLAIMED``
+    orderings hold (the third, ResNet-56 below ResNet-20, is reported: see ``CLAIMED``).
     """
     train_set = downsample(load_dataset("cifar10", "train", limit=train_images), image_size)
     test_set = downsample(load_dataset(train_set.name, "test", limit=test_images), image_size)
@@ -90,7 +96,8 @@ def run(
         "models": models,
         "orderings": orderings,
         "paper_test_error_percent": PAPER_TEST_ERROR,
-        "claim_holds": bool(orderings) and all(o["holds"] for o in orderings.values()),
+        "claim_holds": all(orderings[name]["holds"] for name in CLAIMED if name in orderings)
+        and any(name in orderings for name in CLAIMED),
     }
 
 
@@ -105,8 +112,9 @@ EXPERIMENT = register(
     Experiment(
         name="degradation",
         lesson="01_degradation",
-        claim="plain-56 ends with a higher training error than plain-20, ResNet-56 with a lower "
-        "one than ResNet-20 and than plain-56 (He et al. 2016a, Fig. 6)",
+        claim="plain-56 ends with a higher training error than plain-20, and ResNet-56 with a "
+        "lower one than plain-56 (He et al. 2016a, Fig. 6); ResNet-56 against ResNet-20 is "
+        "reported",
         configs={
             # 2 CPU cores, about two minutes: see lesson 01 for what it changes and why
             "quick": dict(train_images=10_000, test_images=1_000, image_size=8, width=4,
