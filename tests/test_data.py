@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 
 from reslib import data
-from reslib.data import load_dataset, read_cifar10_directory, read_idx, training_pipeline
+from reslib.data import (
+    ImageDataset,
+    downsample,
+    load_dataset,
+    read_cifar10_directory,
+    read_idx,
+    training_pipeline,
+)
 
 SHARED_CIFAR = Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar-10-batches-py"
 CIFAR = Path(os.environ.get("RESLIB_DATA_DIR") or SHARED_CIFAR)
@@ -229,3 +236,19 @@ def test_the_tf_data_pipeline_gives_the_same_augmented_batches_for_the_same_seed
         np.testing.assert_array_equal(mine, theirs)
     assert not np.array_equal(first[0], first[4]), "each epoch draws new crops and flips"
     assert not all(np.array_equal(a, b) for a, b in zip(first, other))
+
+
+def test_downsample_averages_blocks_of_pixels_and_says_so():
+    images = np.arange(2 * 4 * 4 * 1, dtype="uint8").reshape(2, 4, 4, 1)
+    data = ImageDataset("digits", "train", images, np.array([0, 1]), ("a", "b"), "test")
+    small = downsample(data, 2)
+    assert small.images.shape == (2, 2, 2, 1) and small.images.dtype == np.uint8
+    assert small.images[0, 0, 0, 0] == round(np.mean([0, 1, 4, 5]))
+    assert "pooled to 2x2" in small.description
+    assert downsample(data, 4) is data
+
+
+def test_downsample_refuses_a_size_that_does_not_divide_the_images():
+    data = load_dataset("cifar10", "test", limit=2)
+    with pytest.raises(ValueError, match="positive divisor of the image size 32; got size=10"):
+        downsample(data, 10)

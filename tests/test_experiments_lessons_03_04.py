@@ -4,7 +4,7 @@ densenet_vs_resnet (``reslib/experiments/``)."""
 import numpy as np
 import pytest
 
-from reslib.data import ImageDataset, load_dataset
+from reslib.data import downsample, load_dataset
 from reslib.experiments import EXPERIMENTS, preact
 from reslib.experiments import bottleneck_cost as cost
 from reslib.experiments import densenet_vs_resnet as dvr
@@ -66,24 +66,8 @@ def test_bottleneck_cost_quick_shows_its_claim():
 
 # preact -------------------------------------------------------------------------------------
 
-def test_downsample_averages_blocks_of_pixels_and_says_so():
-    images = np.arange(2 * 4 * 4 * 1, dtype="uint8").reshape(2, 4, 4, 1)
-    data = ImageDataset("digits", "train", images, np.array([0, 1]), ("a", "b"), "test")
-    small = preact.downsample(data, 2)
-    assert small.images.shape == (2, 2, 2, 1) and small.images.dtype == np.uint8
-    assert small.images[0, 0, 0, 0] == round(np.mean([0, 1, 4, 5]))
-    assert "pooled to 2x2" in small.description
-    assert preact.downsample(data, 4) is data
-
-
-def test_downsample_refuses_a_size_that_does_not_divide_the_images():
-    data = load_dataset("cifar10", "test", limit=2)
-    with pytest.raises(ValueError, match="divides the image size 32; got size=10"):
-        preact.downsample(data, 10)
-
-
 def test_initial_loss_is_chance_for_a_zero_classifier_and_leaves_the_model_unchanged():
-    data = preact.downsample(load_dataset("cifar10", "train", limit=40), 8)
+    data = downsample(load_dataset("cifar10", "train", limit=40), 8)
     model = preact.build(8, 1, data.images.shape[1:], 10, seed=0, width=4)
     classifier = model.get_layer("classifier")
     classifier.set_weights([np.zeros_like(w) for w in classifier.get_weights()])

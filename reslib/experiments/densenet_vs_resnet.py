@@ -22,9 +22,8 @@ import numpy as np
 from keras import ops
 
 from reslib import papers
-from reslib.data import load_dataset
+from reslib.data import downsample, load_dataset
 from reslib.experiments._registry import Experiment, register
-from reslib.experiments.preact import downsample
 from reslib.layers.dense import DenseBlock
 from reslib.models import cifar_densenet, cifar_resnet
 from reslib.training import train

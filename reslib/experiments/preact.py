@@ -35,7 +35,7 @@ import numpy as np
 
 from reslib import _validation as check
 from reslib import papers
-from reslib.data import ImageDataset, channel_statistics, load_dataset
+from reslib.data import ImageDataset, channel_statistics, downsample, load_dataset
 from reslib.experiments._registry import Experiment, register
 from reslib.logits import logits_model
 from reslib.models import cifar_resnet
@@ -47,22 +47,6 @@ PAPER_TEST_ERROR = papers.view({name: f"he2016b.table3.{name}.error" for name in
     "resnet-110", "resnet-110-preact", "resnet-164", "resnet-164-preact", "resnet-1001",
     "resnet-1001-preact")})
 VERSIONS = {1: "post-activation", 2: "pre-activation"}
-
-
-def downsample(dataset: ImageDataset, size: int) -> ImageDataset:
-    """``dataset`` with its images average-pooled to ``size x size`` (a divisor of their size);
-    the same dataset when ``size`` is already theirs. The description says so."""
-    height = dataset.images.shape[1]
-    if size == height:
-        return dataset
-    if size <= 0 or height % size:
-        raise ValueError(f"downsample needs a size that divides the image size {height}; got "
-                         f"size={size}.")
-    factor, channels = height // size, dataset.images.shape[-1]
-    images = dataset.images.reshape(len(dataset), size, factor, size, factor, channels)
-    pooled = images.mean(axis=(2, 4)).round().astype(dataset.images.dtype)
-    return ImageDataset(dataset.name, dataset.split, pooled, dataset.labels,
-                        dataset.class_names, f"{dataset.source}, pooled to {size}x{size}")
 
 
 def build(depth: int, version: int, input_shape: tuple[int, int, int], classes: int,
