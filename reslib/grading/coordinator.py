@@ -20,6 +20,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import asdict
@@ -136,7 +137,9 @@ def merge(coursedir, result: dict) -> None:
     student, assignment = result["student"], result["assignment"]
     timestamp = result["autograded"].get("timestamp.txt", b"").decode().strip() or None
     review = bool(result["problems"] or result["flags"])
-    with Gradebook(coursedir.db_url, coursedir.course_id) as gradebook:
+    with Gradebook(coursedir.db_url, coursedir.course_id) as gradebook, \
+            warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*not in session")  # nbgrader's own API
         gradebook.update_or_create_student(student)
         extra = {"timestamp": timestamp} if timestamp else {}
         submission = gradebook.update_or_create_submission(assignment, student, **extra)
