@@ -42,7 +42,19 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--time-limit", metavar="SECONDS", type=float, default=None,
                      help="with --checkpoint: stop training after SECONDS and store the run "
                           "labelled as partial")
+    seeds = commands.add_parser(
+        "seeds", help="run an experiment's quick mode for several seeds and store the margins "
+                      "of its claims next to the seed-to-seed spread (degradation only)")
+    seeds.add_argument("name", choices=["degradation"])
+    seeds.add_argument("seeds", nargs="*", type=int, default=[0, 1, 2])
     args = parser.parse_args(argv)
+    if args.command == "seeds":
+        from reslib.experiments.degradation import SEED_STUDY, seed_study, store_seed_study
+
+        store_seed_study(tuple(args.seeds))
+        print(seed_study()["text"])
+        print(f"\nwrote {SEED_STUDY}")
+        return 0
     if getattr(args, "time_limit", None) is not None and args.checkpoint is None:
         parser.error("--time-limit needs --checkpoint DIR, where the partial run can resume")
 

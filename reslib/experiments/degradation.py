@@ -134,7 +134,7 @@ SEED_STUDY = RESULTS_DIR / "degradation-quick-seeds.json"
 def store_seed_study(seeds: tuple[int, ...] = (0, 1, 2), path: Path = SEED_STUDY) -> dict:
     """Run quick mode once per seed and store the records' orderings and errors at ``path``.
 
-    ``python -m reslib.experiments.degradation 0 1 2`` does this; lesson 01 shows the result with
+    ``python -m reslib seeds degradation 0 1 2`` does this; lesson 01 shows the result with
     ``seed_study``, so a reader sees each ordering's margin next to the seed-to-seed spread.
     """
     runs = []
@@ -177,8 +177,3 @@ def seed_study(path: Path = SEED_STUDY) -> dict[str, Any] | None:
                      f"{'' if held else '  (does NOT hold for every seed)'}")
     return {**study, "text": "\n".join(lines)}
 
-
-if __name__ == "__main__":
-    import sys
-
-    print(store_seed_study(tuple(int(seed) for seed in sys.argv[1:]) or (0, 1, 2)).keys())
