@@ -7,7 +7,7 @@ prints one line starting with a tick, so a learner on Colab (no nbgrader) sees t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -59,3 +59,27 @@ def expect_close(
 def expect_equal(what: str, actual: Any, expected: Any, hint: str = "") -> None:
     """``actual == expected`` (ints, strings, tuples)."""
     expect(actual == expected, _with_hint(f"expected {what} = {expected!r}, got {actual!r}", hint))
+
+
+def learner_model(make: Callable[..., Any], shape: tuple[int, ...], call: str, hint: str,
+                  **kwargs: Any) -> Any:
+    """``make(x, **kwargs)`` on a ``keras.Input(shape)``, wrapped into a ``keras.Model``.
+
+    A realistic wrong answer (a block without its projection, a wrong stride) makes Keras raise
+    deep inside, e.g. "Inputs have incompatible shapes"; the learner gets a ``CheckFailed`` that
+    names the call, Keras' first line and the ``hint`` instead of a traceback.
+    """
+    import keras
+
+    inputs = keras.Input(shape)
+    try:
+        return keras.Model(inputs, make(inputs, **kwargs))
+    except CheckFailed:
+        raise
+    except Exception as error:  # the learner's code: any failure is a finding, with a hint
+        first_line = (str(error).strip().splitlines() or [""])[0][:300]
+        raise CheckFailed(
+            f"{call} on an input of shape {(None, *shape)} raised {type(error).__name__}: "
+            f"{first_line}. Hint: {hint}"
+        ) from error
+

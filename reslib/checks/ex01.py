@@ -16,7 +16,14 @@ from typing import Any
 import keras
 import numpy as np
 
-from reslib.checks._core import expect, expect_close, expect_equal, expect_shape, passed
+from reslib.checks._core import (
+    expect,
+    expect_close,
+    expect_equal,
+    expect_shape,
+    learner_model,
+    passed,
+)
 
 INPUTS, CLASSES = 64, 10
 """The deep MLPs read scikit-learn's 8x8 digits, flattened: 64 inputs, 10 classes."""
@@ -35,16 +42,14 @@ def mlp_parameters(depth: int, units: int) -> int:
     return (INPUTS + 1) * units + depth * 2 * (units + 1) * units + (units + 1) * CLASSES
 
 
-def functional(make: Callable[..., Any], shape: tuple[int, ...], **kwargs: Any) -> keras.Model:
-    """``make(x, **kwargs)`` wrapped into a model on inputs of ``shape`` (no batch axis)."""
-    inputs = keras.Input(shape)
-    return keras.Model(inputs, make(inputs, **kwargs))
-
-
 def check_basic_block(basic_block: Callable[..., Any]) -> None:
     """Output shapes and parameter counts of ``basic_block(x, filters, strides)``."""
     for channels, filters, strides, size in ((16, 16, 1, 8), (16, 32, 2, 4)):
-        model = functional(basic_block, (8, 8, channels), filters=filters, strides=strides)
+        model = learner_model(
+            basic_block, (8, 8, channels), f"basic_block(x, {filters}, strides={strides})",
+            "where the shape changes (strides 2 or more filters), the shortcut must be a 1x1 "
+            "Conv2D with the same strides, followed by BatchNormalization (option B); otherwise "
+            "x cannot be added to the branch", filters=filters, strides=strides)
         expect_shape(
             f"basic_block(x, {filters}, strides={strides}) on (2, 8, 8, {channels})",
             model(np.zeros((2, 8, 8, channels), "float32")), (2, size, size, filters),
@@ -57,6 +62,14 @@ def check_basic_block(basic_block: Callable[..., Any]) -> None:
             "strided Conv2D + BatchNormalization on the shortcut only when the shape changes",
         )
     passed("basic_block: shapes and parameter counts match He et al. 2016a (option B shortcut)")
+
+
+def functional(make: Callable[..., Any], shape: tuple[int, ...], **kwargs: Any) -> keras.Model:
+    """``make(x, **kwargs)`` wrapped into a model on inputs of ``shape`` (no batch axis); a Keras
+    error inside the learner's code becomes a ``CheckFailed`` with a hint."""
+    name = getattr(make, "__name__", "your function")
+    return learner_model(make, shape, f"{name}(x, **{kwargs})",
+                         "the tensors added together must have the same shape", **kwargs)
 
 
 def all_layers(model: keras.layers.Layer) -> list[keras.layers.Layer]:
@@ -79,7 +92,10 @@ def check_mlp_block(mlp_block: Callable[..., Any], units: int = 8) -> None:
     """``mlp_block(x, units, residual)``: two Dense layers; with a zero branch ``relu(x)`` or 0."""
     x = np.random.default_rng(0).normal(size=(4, units)).astype("float32")
     for residual in (True, False):
-        model = functional(mlp_block, (units,), units=units, residual=residual)
+        model = learner_model(
+            mlp_block, (units,), f"mlp_block(x, {units}, residual={residual})",
+            "two Dense(units) layers; add x before the last ReLU only when residual=True",
+            units=units, residual=residual)
         expect_equal(
             f"the parameters of mlp_block(x, {units}, residual={residual})", model.count_params(),
             2 * (units + 1) * units, "two Dense(units) layers with biases; the skip adds none",

@@ -16,7 +16,14 @@ from typing import Any
 import keras
 import numpy as np
 
-from reslib.checks._core import expect, expect_close, expect_equal, expect_shape, passed
+from reslib.checks._core import (
+    expect,
+    expect_close,
+    expect_equal,
+    expect_shape,
+    learner_model,
+    passed,
+)
 from reslib.checks.ex01 import all_layers, zero_kernels
 from reslib.layers import BasicBlock, BottleneckBlock
 
@@ -30,19 +37,23 @@ CASES = ((64, 16, 1), (16, 16, 1), (64, 32, 2))
 
 
 def functional(make: Callable[..., Any], channels: int, **kwargs: Any) -> keras.Model:
-    """``make(x, **kwargs)`` wrapped into a model on ``(8, 8, channels)`` images."""
-    inputs = keras.Input((8, 8, channels))
-    return keras.Model(inputs, make(inputs, **kwargs))
+    """``make(x, **kwargs)`` wrapped into a model on ``(8, 8, channels)`` images; a Keras error
+    inside the learner's code becomes a ``CheckFailed`` with a hint."""
+    name = getattr(make, "__name__", "your function")
+    return learner_model(make, (8, 8, channels), f"{name}(x, **{kwargs})",
+                         "the shortcut must have the branch's shape before they are added",
+                         **kwargs)
 
 
 def _check_against(make: Callable[..., Any], reference: Callable[..., keras.layers.Layer],
                    name: str, cases: tuple, hint: str) -> None:
     for channels, filters, strides in cases:
-        model = functional(make, channels, filters=filters, strides=strides)
+        call = f"{name}(x, {filters}, strides={strides}) on {channels} channels"
+        model = learner_model(make, (8, 8, channels), call, hint, filters=filters,
+                              strides=strides)
         block = reference(filters, strides=strides)
         x = np.zeros((2, 8, 8, channels), "float32")
         want = tuple(block(x).shape)
-        call = f"{name}(x, {filters}, strides={strides}) on {channels} channels"
         expect_shape(f"the output of {call}", model(x), want,
                      "the stride goes on the 3x3 convolution and on the shortcut")
         expect_equal(f"the parameters of {call}", model.count_params(), block.count_params(),
