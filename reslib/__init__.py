@@ -13,7 +13,10 @@ Use ``reslib.load_model(path)``: it registers every reslib class first, and if t
 class reslib does not define, its error names that class and its module in the first sentence.
 """
 
-from reslib import layers, models
+from reslib._quiet import native_stderr_filtered
+
+with native_stderr_filtered():  # TensorFlow's C++ start-up log, which ignores TF_CPP_MIN_LOG_LEVEL
+    from reslib import layers, models
 from reslib.saving import load_model
 
 __version__ = "0.1.0"

@@ -106,7 +106,8 @@ def logits_model(model: keras.Model) -> keras.Model:
         )
     if keras.backend.standardize_dtype(logits.dtype) != "float32":
         logits = keras.layers.Activation("linear", dtype="float32", name="logits_float32")(logits)
-    return keras.Model(model.input, logits, name=f"{model.name}_logits")
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+    return keras.Model(inputs, logits, name=f"{model.name}_logits")
 
 
 def _has_graph(model: keras.Model) -> bool:

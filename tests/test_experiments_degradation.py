@@ -26,7 +26,7 @@ def test_the_claim_is_the_three_orderings_of_figure_6():
 
 def test_quick_mode_claims_only_the_orderings_whose_stored_margins_beat_the_seed_spread():
     study = seed_study()
-    assert study is not None, "reslib/results/degradation-quick-seeds.json is shipped"
+    assert study is not None, "reslib/results/seeds/degradation-quick.json is shipped"
     runs = study["runs"]
     spread = max(max(run["final_train_error"][net] for run in runs)
                  - min(run["final_train_error"][net] for run in runs)

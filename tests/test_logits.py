@@ -55,6 +55,15 @@ def test_the_logits_model_shares_the_weights_and_stops_before_the_softmax():
                                probabilities, atol=1e-6)
 
 
+def test_a_sequential_model_ending_in_softmax_trains_on_its_logits():
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, activation="softmax")])
+    model.layers[-1].set_weights([np.array([[0.0, 40.0], [0.0, 0.0]]), np.zeros(2)])
+    history = train(model, (np.array([[1.0, 0.0]] * 8, "float32"), np.zeros(8, "int32")),
+                    epochs=1, batch_size=8, learning_rate=0.01, momentum=0.0, weight_decay=0.0,
+                    progress=False)
+    assert history.train_loss[0] == pytest.approx(40.0, abs=0.1)
+
+
 def test_a_model_that_already_outputs_logits_is_trained_as_it_is():
     model = cifar_resnet(8, input_shape=(8, 8, 3), classes=10, classifier_activation=None)
     assert not ends_in_softmax(model) and logits_model(model) is model

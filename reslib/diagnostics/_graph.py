@@ -100,11 +100,14 @@ def resolve_loss(model: keras.Model, loss: Any, y: Any) -> LossFunction:
                 f"Model {model.name!r} has {len(outputs)} outputs; pass `loss` explicitly."
             )
         one_hot = np.ndim(y) == len(outputs[0].shape) and np.shape(y)[-1] > 1
-        if _ends_in_softmax(model):
+        softmax = _ends_in_softmax(model)
+        if softmax and keras.backend.backend() != "tensorflow":
+            # TensorFlow recovers the logits behind a softmax (exact even when a probability
+            # underflows to 0); elsewhere Keras would clip at 1e-7
             return _probability_cross_entropy(one_hot)
         loss = (
-            keras.losses.CategoricalCrossentropy(from_logits=True) if one_hot
-            else keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+            keras.losses.CategoricalCrossentropy(from_logits=not softmax) if one_hot
+            else keras.losses.SparseCategoricalCrossentropy(from_logits=not softmax)
         )
     if isinstance(loss, (dict, list, tuple)):
         raise ValueError(f"One loss for one output is supported; got {loss!r}.")
