@@ -467,6 +467,13 @@ def train(
         loss and error, learning rate and seconds.
     """
     config = replace(config or TrainingConfig(), **overrides)
+    checkpoints, slot = checkpoint.active(), None
+    if checkpoints is not None:  # before any pipeline or compile: a finished slot needs neither
+        slot = checkpoints.slot(model.name)
+        stored = checkpoint.finished(slot)
+        if stored is not None:  # trained to the end by an earlier run in this directory
+            checkpoint.restore_finished(model, slot)
+            return TrainingHistory(**stored)
     release_freed_memory()  # what earlier models freed: a notebook trains one after another
     keras.utils.set_random_seed(config.seed)
     train_set, test_set, size, dataset = _as_pipelines(
@@ -489,13 +496,8 @@ def train(
     build_optimizer(trainer)
     timer = _EpochTimer()
     callbacks: list[keras.callbacks.Callback] = [timer, _ErrorFromAccuracy()]
-    checkpoints, slot, epoch_log = checkpoint.active(), None, None
+    epoch_log = None
     if checkpoints is not None:
-        slot = checkpoints.slot(model.name)
-        stored = checkpoint.finished(slot)
-        if stored is not None:  # trained to the end by an earlier run in this directory
-            checkpoint.restore_finished(model, slot)
-            return TrainingHistory(**stored)
         epoch_log = checkpoint.EpochLog(slot, checkpoints, timer, config.epochs)
         callbacks = [keras.callbacks.BackupAndRestore(str(slot / "backup"),
                                                       delete_checkpoint=False),
